@@ -1,0 +1,178 @@
+"""Tether's web app: create_app() binds configuration, extensions, blueprints and CLI."""
+
+import logging
+import re
+
+from flask import Flask, g, render_template, request
+from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+import clock
+import config
+from models import db, init_db
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+htmx = HTMX()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+_SECRET_QUERY = re.compile(r"([?&](?:code|state|token|session_state)=)[^&\s\"]*")
+
+
+class RedactSecrets(logging.Filter):
+    """Access logs never show an OAuth callback's code/state or a link's token."""
+
+    def filter(self, record):
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1[redacted]", record.msg)
+        if record.args:
+            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=None)
+    settings = config.load(overrides)
+    app.config.update(settings)
+    secure = settings["BASE_URL"].startswith("https://")
+    app.config.update(
+        # Its own cookie name: the sandbox on another port of 127.0.0.1 shares the cookie jar.
+        SESSION_COOKIE_NAME="tether_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",  # Strict would drop the cookie on the provider's redirect
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_NAME="tether_remember",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a long-open tab still works
+        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+
+    clock.configure(settings["TETHER_CLOCK_FILE"])
+    init_db(settings["DATABASE_URL"])
+    _check_encryption_keys(settings)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    _register_request_hooks(app)
+    _register_blueprints(app)
+    _register_errors(app)
+
+    _register_cli(app)
+    logging.getLogger("werkzeug").addFilter(RedactSecrets())
+    return app
+
+
+def _check_encryption_keys(settings):
+    """A missing or malformed key fails closed at start, not at the first token read."""
+    from models.crypto import Vault, use_vault
+
+    use_vault(Vault.from_config(settings["TETHER_ENCRYPTION_KEYS"]))
+
+
+@login_manager.user_loader
+def _load_user(user_id):
+    from models.accounts import User
+
+    return User.from_session_id(user_id)
+
+
+def _register_request_hooks(app):
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _security_headers(response):
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "same-origin")
+        # htmx is vendored, so scripts and styles come only from us. form-action is left
+        # open on purpose: Chrome applies it to the redirect to the provider's consent page.
+        h.setdefault("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                     "base-uri 'self'; frame-ancestors 'none'")
+        if request.headers.get("HX-Request") or g.get("varies_on_htmx"):
+            response.vary.add("HX-Request")
+        return response
+
+
+def _register_blueprints(app):
+    from views import auth, sequences, settings, system, team
+
+    for module in (auth, settings, sequences, team, system):
+        app.register_blueprint(module.bp)
+
+
+def _register_errors(app):
+    @app.errorhandler(CSRFError)
+    def _csrf_error(e):
+        return render_template("errors/error.html", code=400, title="This form has expired",
+                               message="Reload the page and try again."), 400
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return render_template("errors/error.html", code=404, title="Not found",
+                               message="There is nothing here, or it is not yours to see."), 404
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        return render_template("errors/error.html", code=429, title="Too many attempts",
+                               message="Wait a minute, then try again."), 429
+
+
+def _register_cli(app):
+    import click
+
+    @app.cli.group("db")
+    def db_group():
+        """Schema migrations."""
+
+    @db_group.command("upgrade")
+    def db_upgrade():
+        """Apply pending migrations."""
+        from models.base import migrate
+
+        applied = migrate()
+        click.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
+
+    @db_group.command("status")
+    def db_status():
+        """List migrations and whether each is applied."""
+        from models.base import migration_status
+
+        for m in migration_status():
+            click.echo(f"{'applied' if m.applied else 'pending'}  {m.name}")
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Create the demo team and login (idempotent)."""
+        from models.demo import seed
+
+        email, password = seed()
+        click.echo(f"Demo login: {email} / {password}")
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys():
+        """Re-encrypt every stored secret with the first key of TETHER_ENCRYPTION_KEYS."""
+        from models.crypto import rotate_all
+
+        click.echo(f"Re-encrypted {rotate_all()} secret(s).")

@@ -1,0 +1,80 @@
+"""Tether's configuration: environment (and an optional .env) over safe defaults.
+
+Both processes read it — the web app through create_app() and the Huey worker through
+tasks/ — so it must not import Flask or the models.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 — a sentinel that production refuses
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; Tether refuses to start rather than run insecurely."""
+
+
+def _instance_dir() -> Path:
+    path = Path(os.environ.get("TETHER_INSTANCE_DIR", ROOT / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _kept_secret(instance: Path, name: str, make) -> str:
+    """A secret generated once for the demo and kept under instance/ (mode 0600)."""
+    path = instance / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(overrides: dict | None = None) -> dict:
+    """Build the settings dict. Overrides (tests) win over the environment."""
+    load_dotenv(ROOT / ".env", override=False)
+    env = os.environ
+    instance = _instance_dir()
+    mode = env.get("TETHER_ENV", "production" if env.get("BASE_URL", "").startswith("https") else "development")
+    cfg = {
+        "ENV": mode,
+        "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": env.get("SECRET_KEY", ""),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'tether.db'}",
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH") or str(instance / "huey.db"),
+        "TETHER_ENCRYPTION_KEYS": env.get("TETHER_ENCRYPTION_KEYS", ""),
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "TETHER_CLOCK_FILE": env.get("TETHER_CLOCK_FILE", ""),
+        "INVITE_TTL_HOURS": int(env.get("TETHER_INVITE_TTL_HOURS", "72")),
+        "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
+        # The system mailer: Tether's own notification emails, never a user's mailbox.
+        "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
+        "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
+        "MAIL_SMTP_USERNAME": env.get("TETHER_MAIL_SMTP_USERNAME", ""),
+        "MAIL_SMTP_PASSWORD": env.get("TETHER_MAIL_SMTP_PASSWORD", ""),
+        "MAIL_SMTP_SECURITY": env.get("TETHER_MAIL_SMTP_SECURITY", "starttls"),
+        "MAIL_FROM": env.get("TETHER_MAIL_FROM", "Tether <tether@localhost>"),
+    }
+    cfg.update(overrides or {})
+
+    if cfg["ENV"] == "production":
+        if not cfg["SECRET_KEY"] or cfg["SECRET_KEY"] == DEV_SECRET_KEY:
+            raise ConfigError("SECRET_KEY must be set to a long random value in production.")
+        if not cfg["TETHER_ENCRYPTION_KEYS"]:
+            raise ConfigError("TETHER_ENCRYPTION_KEYS must be set in production "
+                              "(see README: Configuration).")
+    else:
+        # The demo and development keep generated secrets under instance/ so restarts
+        # keep sessions and stored credentials readable.
+        if not cfg["SECRET_KEY"]:
+            cfg["SECRET_KEY"] = _kept_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+        if not cfg["TETHER_ENCRYPTION_KEYS"]:
+            from cryptography.fernet import Fernet
+
+            cfg["TETHER_ENCRYPTION_KEYS"] = _kept_secret(
+                instance, "encryption_keys", lambda: "k1:" + Fernet.generate_key().decode())
+    return cfg

@@ -1,0 +1,155 @@
+"""People and teams: who may sign in, which team they belong to, and with which role."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask_login import UserMixin
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+
+import clock
+from models.base import Timestamped
+
+ROLES = ("owner", "admin", "member")
+MIN_PASSWORD_LENGTH = 10
+_hasher = PasswordHasher()
+# Verifying against this when the address is unknown keeps a failed login's timing the same,
+# so the response never tells whether an account exists.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is unacceptable, in the user's words; None if it is fine."""
+    if not password or not password.strip():
+        return "Choose a password."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(set(password)) < 4:
+        return "That password is too easy to guess; mix more characters."
+    return None
+
+
+class Team(Timestamped):
+    name = CharField()
+
+
+class User(UserMixin, Timestamped):
+    email = CharField(unique=True)
+    name = CharField(default="")
+    password_hash = CharField()
+    team = ForeignKeyField(Team, backref="users", on_delete="CASCADE")
+    role = CharField(default="member")
+    active = BooleanField(default=True)  # False once they have left the team
+
+    @property
+    def is_active(self):  # Flask-Login: an inactive user cannot sign in
+        return self.active
+
+    def get_id(self):
+        # The id plus a fingerprint of the password hash: changing the password signs out
+        # every other session and remember-me cookie.
+        return f"{self.id}.{hashlib.sha256(self.password_hash.encode()).hexdigest()[:12]}"
+
+    @classmethod
+    def from_session_id(cls, session_id: str):
+        user_id, _, marker = (session_id or "").partition(".")
+        if not user_id.isdigit():
+            return None
+        user = cls.get_or_none((cls.id == int(user_id)) & (cls.active == True))  # noqa: E712
+        return user if user and user.get_id() == session_id else None
+
+    @property
+    def display_name(self):
+        return self.name or self.email
+
+    @property
+    def is_admin(self):
+        """Owners and admins manage all of the team's mailboxes and its members."""
+        return self.role in ("owner", "admin")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            ok = _hasher.verify(self.password_hash, password)
+        except (VerifyMismatchError, InvalidHashError):
+            return False
+        if ok and _hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+            self.save(only=[User.password_hash])
+        return ok
+
+    @classmethod
+    def authenticate(cls, email: str, password: str):
+        """The active user with these credentials, or None (same cost either way)."""
+        user = cls.get_or_none(cls.email == normalize_email(email))
+        if user is None:
+            try:
+                _hasher.verify(_DUMMY_HASH, password or "")
+            except VerifyMismatchError:
+                pass
+            return None
+        if not user.check_password(password or "") or not user.active:
+            return None
+        return user
+
+    @classmethod
+    def sign_up(cls, email: str, password: str, name: str = "", team_name: str = ""):
+        """A new team owned by a new user. Callers check the address is free first."""
+        email = normalize_email(email)
+        team = Team.create(name=team_name.strip() or f"{email.split('@')[-1]} team")
+        user = cls(email=email, name=name.strip(), team=team, role="owner")
+        user.set_password(password)
+        user.save()
+        return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invite(Timestamped):
+    """A single-use, expiring link that lets one person join a team with a role.
+
+    Only the token's digest is stored: a database leak does not hand out working links.
+    """
+
+    team = ForeignKeyField(Team, backref="invites", on_delete="CASCADE")
+    email = CharField()
+    role = CharField(default="member")
+    token_digest = CharField(unique=True)
+    invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    expires_at = DateTimeField()
+    accepted_at = DateTimeField(null=True)
+
+    @classmethod
+    def issue(cls, team, email, role, invited_by, ttl_hours: int):
+        """Create an invite; returns (invite, token). The token is shown once, in the link."""
+        token = secrets.token_urlsafe(32)
+        invite = cls.create(team=team, email=normalize_email(email), role=role,
+                            token_digest=_digest(token), invited_by=invited_by,
+                            expires_at=clock.now() + timedelta(hours=ttl_hours))
+        return invite, token
+
+    @classmethod
+    def find(cls, token: str):
+        return cls.get_or_none(cls.token_digest == _digest(token or ""))
+
+    @property
+    def usable(self) -> bool:
+        return self.accepted_at is None and self.expires_at > clock.now()
+
+    def claim(self) -> bool:
+        """Mark accepted exactly once, even when two requests race for the same link."""
+        claimed = (Invite.update(accepted_at=clock.now())
+                   .where((Invite.id == self.id) & Invite.accepted_at.is_null()
+                          & (Invite.expires_at > clock.now()))
+                   .execute())
+        return claimed == 1

@@ -1,0 +1,50 @@
+"""The database: one proxy bound at start-up, a base model, and the migrations runner."""
+
+from pathlib import Path
+
+from peewee import DatabaseProxy, DateTimeField, Model
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+import clock
+
+db = DatabaseProxy()
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Timestamped(BaseModel):
+    created_at = DateTimeField(default=clock.now)
+
+
+def init_db(url: str):
+    """Bind the proxy to the database named by `url` (sqlite:///… or postgresql://…)."""
+    if url.startswith("sqlite"):
+        # WAL lets the web and the worker read while one writes; busy_timeout makes a writer
+        # wait for the lock instead of failing at once.
+        database = connect(url, pragmas={
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 5000,
+            "synchronous": "normal",
+        }, autoconnect=True)
+    else:
+        database = connect(url, autoconnect=True)
+    db.initialize(database)
+    return database
+
+
+def migrate() -> list[str]:
+    """Apply pending numbered migrations; returns the names applied."""
+    with db.connection_context():
+        return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+
+
+def migration_status():
+    with db.connection_context():
+        return Runner(db.obj, str(MIGRATIONS_DIR)).status()

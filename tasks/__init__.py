@@ -1,0 +1,51 @@
+"""The Huey instance, built from configuration, and the task modules it runs.
+
+SqliteHuey by default (one machine, no servers); RedisHuey when REDIS_URL is set, so any number
+of consumers on any number of machines can share the queue. Start a consumer with
+`huey_consumer tasks.huey -k thread -w 4`. Tasks take ids, never objects or secrets.
+"""
+
+import functools
+import os
+
+from huey import RedisHuey, SqliteHuey
+
+import clock
+import config
+from models.base import db, init_db
+
+settings = config.load()
+
+
+def _build_huey():
+    immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
+    if settings["REDIS_URL"]:
+        return RedisHuey("tether", url=settings["REDIS_URL"], immediate=immediate)
+    return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate)
+
+
+huey = _build_huey()
+
+
+@huey.on_startup()
+def _bind_database():
+    """Each consumer binds the models to the configured database once."""
+    clock.configure(settings["TETHER_CLOCK_FILE"])
+    if db.obj is None:
+        init_db(settings["DATABASE_URL"])
+
+
+def with_db(fn):
+    """Run a task inside its own short-lived connection; writes still use db.atomic()."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if db.obj is None:  # immediate mode or a task run in-process
+            _bind_database()
+        with db.connection_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+from tasks import system  # noqa: E402,F401  (register the tasks with the instance)

@@ -1,0 +1,41 @@
+"""Helpers that act as a browser would: read the CSRF token from a form, then post."""
+
+import re
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, page="/login"):
+    """The CSRF token a browser would have: read from a rendered form."""
+    html = client.get(page).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {page}"
+    return match.group(1)
+
+
+def post_form(client, url, data=None, page="/login", **kwargs):
+    """POST a form the way a browser does, with the page's CSRF token."""
+    data = dict(data or {})
+    data["csrf_token"] = csrf_token(client, page)
+    return client.post(url, data=data, **kwargs)
+
+
+class Accounts:
+    """Sign people up and in, as a user would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def sign_up(self, email="owner@acme.test", password="correct-horse-9", team_name="Acme"):
+        return post_form(self.client, "/signup", {"email": email, "password": password,
+                                                  "team_name": team_name, "name": "Owner"},
+                         page="/signup")
+
+    def log_in(self, email="owner@acme.test", password="correct-horse-9", next_url=None):
+        data = {"email": email, "password": password}
+        if next_url is not None:
+            data["next"] = next_url
+        return post_form(self.client, "/login", data)
+
+    def log_out(self):
+        return post_form(self.client, "/logout", page="/settings/account")

@@ -1,0 +1,1 @@
+"""One Blueprint per area; views parse input, call the domain and render."""

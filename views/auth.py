@@ -1,0 +1,72 @@
+"""Sign up, sign in, sign out."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app import limiter
+from models.accounts import User, normalize_email, password_problem
+from models.base import db
+from views.common import safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _submitted_email():
+    return "login:" + normalize_email(request.form.get("email", ""))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    """Create a team and its owner."""
+    if current_user.is_authenticated:
+        return redirect(url_for("sequences.index"))
+    errors, form = {}, request.form
+    if request.method == "POST":
+        email = normalize_email(form.get("email", ""))
+        if "@" not in email or email.startswith("@") or email.endswith("@"):
+            errors["email"] = "Enter your email address."
+        elif User.get_or_none(User.email == email):
+            errors["email"] = "An account with this address exists already. Sign in instead."
+        problem = password_problem(form.get("password", ""))
+        if problem:
+            errors["password"] = problem
+        if not errors:
+            with db.atomic():
+                user = User.sign_up(email, form["password"], form.get("name", ""),
+                                    form.get("team_name", ""))
+            login_user(user)
+            flash("Welcome to Tether. Connect a mailbox to start.", "success")
+            return redirect(url_for("settings.email_accounts"))
+    return render_template("auth/signup.html", errors=errors, form=form), 422 if errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email)
+def login():
+    """Sign in. The error never says whether the address has an account."""
+    next_url = safe_next(request.values.get("next"), url_for("sequences.index"))
+    if current_user.is_authenticated:
+        return redirect(next_url)
+    error = None
+    if request.method == "POST":
+        user = User.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+        if user:
+            login_user(user, remember=bool(request.form.get("remember")))
+            return redirect(next_url)
+        error = "That email and password don't match an account."
+    return (render_template("auth/login.html", error=error, next_url=next_url,
+                            email=request.form.get("email", "")), 401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out (POST only: a link or image must not sign anyone out)."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,44 @@
+"""Settings: Email Accounts (the mailboxes), and the signed-in person's account."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from models.accounts import password_problem
+from views.common import render
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+@bp.route("/")
+@login_required
+def index():
+    return redirect(url_for("settings.email_accounts"))
+
+
+@bp.route("/email-accounts")
+@login_required
+def email_accounts():
+    """One row per mailbox of the team (connecting them comes with the mailbox issue)."""
+    return render("settings/email_accounts.html", "settings/_email_accounts.html", mailboxes=[])
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """Change the signed-in person's password."""
+    errors = {}
+    if request.method == "POST":
+        if not current_user.check_password(request.form.get("current_password", "")):
+            errors["current_password"] = "Your current password is not right."
+        problem = password_problem(request.form.get("new_password", ""))
+        if problem:
+            errors["new_password"] = problem
+        elif request.form.get("new_password") != request.form.get("confirm_password"):
+            errors["confirm_password"] = "The two new passwords differ."
+        if not errors:
+            current_user.set_password(request.form["new_password"])
+            current_user.save()
+            login_user(current_user._get_current_object())  # this session stays signed in
+            flash("Your password is changed.", "success")
+            return redirect(url_for("settings.account"))
+    return render_template("settings/account.html", errors=errors), 422 if errors else 200
