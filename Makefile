@@ -42,7 +42,7 @@ test-default: $(BIN)/.installed
 	$(BIN)/pytest
 
 test-backends: $(BIN)/.installed
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -m "not browser"
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -m "not browser" --ignore=tests/sandbox
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -103,3 +103,25 @@ def client(app):
 @pytest.fixture
 def accounts(client):
     return Accounts(client)
+
+
+@pytest.fixture(scope="session")
+def worker(app):
+    """A real Huey consumer process on the configured queue (SqliteHuey or Redis)."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    consumer = Path(sys.executable).with_name("huey_consumer")
+    log = open(os.path.join(_tmp, "worker.log"), "w")  # noqa: SIM115 — closed below
+    proc = subprocess.Popen([str(consumer), "tasks.huey", "-k", "thread", "-w", "2", "-n"],
+                            cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    yield proc
+    proc.send_signal(signal.SIGINT)  # Huey's graceful stop
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -1,0 +1,70 @@
+"""Cross-cutting protections: CSRF on every state change, headers, cookies, redaction."""
+
+import logging
+
+from models.accounts import User
+
+
+def test_a_plain_post_without_csrf_token_is_rejected_and_changes_nothing(client):
+    response = client.post("/signup", data={"email": "a@acme.test", "password": "long-enough-pw"})
+    assert response.status_code == 400
+    assert User.select().count() == 0
+
+
+def test_an_htmx_post_without_the_csrf_header_is_rejected(accounts, client):
+    accounts.sign_up()
+    response = client.post("/settings/team/invites", data={"email": "s@acme.test"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 400
+
+
+def test_an_htmx_post_with_the_csrf_header_from_the_page_is_accepted(accounts, client):
+    import re
+
+    accounts.sign_up()
+    html = client.get("/settings/team").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+    response = client.post("/settings/team/invites", data={"email": "s@acme.test", "role": "member"},
+                           headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    # htmx got the partial, not a whole page, and caches are told the two differ.
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'id="team"' in body
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_logout_is_not_a_get(accounts, client):
+    accounts.sign_up()
+    assert client.get("/logout").status_code == 405
+    assert client.get("/sequences").status_code == 200
+
+
+def test_session_cookie_has_its_own_name_and_safe_flags(accounts, client):
+    response = accounts.sign_up()
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("tether_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_security_headers_are_sent(client):
+    headers = client.get("/login").headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_access_log_lines_never_show_oauth_codes_or_tokens(caplog):
+    from app import RedactSecrets
+
+    logger = logging.getLogger("werkzeug")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logger.info('%s - "GET %s HTTP/1.1" 302', "127.0.0.1",
+                    "/oauth/callback?code=SECRETCODE&state=SECRETSTATE&iss=x")
+        logger.info("GET /join?token=SECRETTOKEN")
+    text = caplog.text
+    assert "SECRET" not in text and "[redacted]" in text
+    assert any(isinstance(f, RedactSecrets) for f in logger.filters)
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["ok"] is True
