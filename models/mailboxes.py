@@ -1,0 +1,95 @@
+"""Mailboxes: the team's connected email accounts and their connection state.
+
+A mailbox is never hard-deleted: deleting erases its credentials and sets `deleted_at`, so its
+history stays and re-adding the same address in the team brings back what used it.
+"""
+
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+import clock
+from models.accounts import Team, User
+from models.base import Timestamped
+from models.crypto import ENCRYPTED_COLUMNS, EncryptedField
+
+# The connection state machine's states (DESIGN §3); transitions live in models/health.py.
+CHECKING, CONNECTED, DEGRADED, RECONNECT_REQUIRED, DISABLED = (
+    "checking", "connected", "degraded", "reconnect_required", "disabled")
+STATUS_LABELS = {
+    CHECKING: "Checking",
+    CONNECTED: "Connected",
+    DEGRADED: "Degraded",
+    RECONNECT_REQUIRED: "Reconnect required",
+    DISABLED: "Disabled",
+}
+OTHER = "other"  # the provider key of IMAP/SMTP mailboxes with a password
+
+
+class Mailbox(Timestamped):
+    team = ForeignKeyField(Team, backref="mailboxes", on_delete="CASCADE")
+    connected_by = ForeignKeyField(User, null=True, backref="mailboxes", on_delete="SET NULL")
+    email = CharField()
+    display_name = CharField(default="")
+    provider = CharField()  # a key of mail.providers (google, microsoft, …, other)
+
+    status = CharField(default=CHECKING, index=True)
+    status_since = DateTimeField(default=clock.now)
+    status_cause = TextField(default="")   # plain words, for the owner
+    status_code = CharField(default="")    # the provider's code, e.g. invalid_grant / 700082
+    last_success_at = DateTimeField(null=True)
+    last_check_at = DateTimeField(null=True)
+    next_check_at = DateTimeField(null=True, index=True)
+    daily_limit = IntegerField(default=50)
+    deleted_at = DateTimeField(null=True)
+
+    # OAuth mailboxes
+    access_token = EncryptedField(null=True)
+    refresh_token = EncryptedField(null=True)
+    access_expires_at = DateTimeField(null=True)
+    scopes = TextField(default="")
+    consented_at = DateTimeField(null=True)   # when the person last granted access
+    refreshed_at = DateTimeField(null=True)
+
+    # Other Provider mailboxes
+    imap_host = CharField(default="")
+    imap_port = IntegerField(default=993)
+    imap_security = CharField(default="ssl")   # ssl | starttls | none
+    smtp_host = CharField(default="")
+    smtp_port = IntegerField(default=587)
+    smtp_security = CharField(default="starttls")
+    username = CharField(default="")
+    password = EncryptedField(null=True)
+
+    class Meta:
+        indexes = ((("team", "email"), True),)
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.provider != OTHER
+
+    @property
+    def status_label(self) -> str:
+        return "Removed" if self.deleted_at else STATUS_LABELS[self.status]
+
+    @property
+    def blocks_sequences(self) -> bool:
+        """Sequences that send from this mailbox are blocked (the orange toggle). A degraded
+        mailbox blocks nothing: sending just waits."""
+        return self.deleted_at is not None or self.status in (RECONNECT_REQUIRED, DISABLED)
+
+    @property
+    def can_send(self) -> bool:
+        return self.deleted_at is None and self.status == CONNECTED
+
+    @classmethod
+    def live(cls):
+        """Mailboxes that are not deleted."""
+        return cls.select().where(cls.deleted_at.is_null())
+
+    def erase_credentials(self) -> None:
+        self.access_token = self.refresh_token = self.password = None
+        self.access_expires_at = None
+        self.scopes = ""
+
+
+ENCRYPTED_COLUMNS.extend([(Mailbox, Mailbox.access_token), (Mailbox, Mailbox.refresh_token),
+                          (Mailbox, Mailbox.password)])

@@ -1,0 +1,39 @@
+"""Live pages: one poll per page that answers "nothing changed" (204, no body) in one query.
+
+A live partial carries the team's change counter it was rendered at; htmx re-requests the same
+URL every few seconds with `since=<counter>`. Until the counter moves the answer is a bodiless
+204, which htmx does not swap. Relative times ("2 min ago") are re-rendered once a minute.
+"""
+
+import time
+
+from flask import request
+from flask_login import current_user
+
+from models import changes
+from views.common import render
+
+POLL_SECONDS = 3
+STALE_AFTER_SECONDS = 60
+
+
+def unchanged() -> bool:
+    """True when this request is a live poll and nothing the page shows has changed."""
+    since, rendered_at = request.args.get("since"), request.args.get("rendered_at", "0")
+    if since is None or not since.isdigit():
+        return False
+    try:
+        fresh = time.time() - float(rendered_at) < STALE_AFTER_SECONDS
+    except ValueError:
+        fresh = False
+    return fresh and int(since) == changes.version(current_user.team_id)
+
+
+def render_live(page: str, partial: str, **context):
+    """The page, or its partial for htmx, or 204 when a poll finds nothing new."""
+    if unchanged():
+        return "", 204
+    context.setdefault("live_version", changes.version(current_user.team_id))
+    context.setdefault("live_rendered_at", int(time.time()))
+    context.setdefault("live_every", POLL_SECONDS)
+    return render(page, partial, **context)
