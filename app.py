@@ -116,9 +116,9 @@ def _register_request_hooks(app):
 
 
 def _register_blueprints(app):
-    from views import auth, sequences, settings, system, team
+    from views import auth, contacts, sequences, settings, system, team
 
-    for module in (auth, settings, sequences, team, system):
+    for module in (auth, settings, sequences, contacts, team, system):
         app.register_blueprint(module.bp)
 
 
