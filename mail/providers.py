@@ -1,0 +1,146 @@
+"""Provider definitions: where to send people to consent, which scopes mail needs, which
+servers to log in to, and how to read the mailbox's address from the ID token.
+
+Google and Microsoft are configured by client credentials; the sandbox's two flavours are
+read from its sandbox.json and discovery documents, so they are just more providers.
+"""
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import requests
+
+
+@dataclass(frozen=True)
+class Provider:
+    key: str                      # "google", "microsoft", "google-sandbox", …
+    label: str                    # what people see: "Google", "Microsoft (sandbox)"
+    flavour: str                  # "google" or "microsoft": error shapes, claims, rotation
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    authorize_url: str = ""
+    token_url: str = ""
+    revoke_url: str = ""          # RFC 7009; Microsoft has none
+    jwks_uri: str = ""
+    issuer: str = ""              # exact issuer, or a template with {tenantid} (Microsoft)
+    scopes: tuple[str, ...] = ()
+    mail_scopes: tuple[str, ...] = ()  # all must be granted for Tether to work
+    auth_params: tuple[tuple[str, str], ...] = ()
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: str = "ssl"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    address_claim: str = "email"  # Microsoft: preferred_username
+    access_help_url: str = ""     # where the person can see and remove Tether's access
+
+    @property
+    def scope(self) -> str:
+        return " ".join(self.scopes)
+
+    def issuer_ok(self, iss: str, claims: dict) -> bool:
+        """Google's issuer is one exact string; Microsoft's /common endpoint issues tokens from
+        each tenant, so check against the template filled with the token's own `tid`."""
+        if "{tenantid}" in self.issuer:
+            tid = claims.get("tid") or ""
+            return bool(tid) and iss == self.issuer.replace("{tenantid}", tid)
+        return iss == self.issuer
+
+    def mailbox_address(self, claims: dict) -> str:
+        if self.flavour == "google" and claims.get("email_verified") is False:
+            return ""
+        return str(claims.get(self.address_claim) or claims.get("email") or "").strip().lower()
+
+    def missing_mail_scopes(self, granted: str) -> list[str]:
+        have = set((granted or "").split())
+        return [s for s in self.mail_scopes if s not in have]
+
+
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+MS_IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
+MS_SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
+
+
+def google(client_id: str, client_secret: str) -> Provider:
+    return Provider(
+        key="google", label="Google", flavour="google",
+        client_id=client_id, client_secret=client_secret,
+        authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
+        token_url="https://oauth2.googleapis.com/token",
+        revoke_url="https://oauth2.googleapis.com/revoke",
+        jwks_uri="https://www.googleapis.com/oauth2/v3/certs",
+        issuer="https://accounts.google.com",
+        scopes=("openid", "email", GOOGLE_MAIL_SCOPE), mail_scopes=(GOOGLE_MAIL_SCOPE,),
+        # offline + consent: Google only issues a refresh token at consent.
+        auth_params=(("access_type", "offline"), ("prompt", "consent")),
+        imap_host="imap.gmail.com", imap_port=993, imap_security="ssl",
+        smtp_host="smtp.gmail.com", smtp_port=587, smtp_security="starttls",
+        address_claim="email",
+        access_help_url="https://myaccount.google.com/connections",
+    )
+
+
+def microsoft(client_id: str, client_secret: str, tenant: str = "common") -> Provider:
+    base = f"https://login.microsoftonline.com/{tenant}"
+    return Provider(
+        key="microsoft", label="Microsoft", flavour="microsoft",
+        client_id=client_id, client_secret=client_secret,
+        authorize_url=f"{base}/oauth2/v2.0/authorize",
+        token_url=f"{base}/oauth2/v2.0/token",
+        jwks_uri=f"{base}/discovery/v2.0/keys",
+        issuer="https://login.microsoftonline.com/{tenantid}/v2.0",
+        # One resource per token: Outlook's IMAP and SMTP scopes, no Graph scopes mixed in.
+        scopes=("openid", "email", "offline_access", MS_IMAP_SCOPE, MS_SMTP_SCOPE),
+        mail_scopes=(MS_IMAP_SCOPE, MS_SMTP_SCOPE),
+        auth_params=(("prompt", "consent"),),
+        imap_host="outlook.office365.com", imap_port=993, imap_security="ssl",
+        smtp_host="smtp.office365.com", smtp_port=587, smtp_security="starttls",
+        address_claim="preferred_username",
+        access_help_url="https://myapps.microsoft.com/",
+    )
+
+
+def sandbox_providers(sandbox_json: str) -> dict[str, Provider]:
+    """The sandbox's flavours, as "Google (sandbox)" and "Microsoft (sandbox)"."""
+    info = json.loads(Path(sandbox_json).read_text())
+    found = {}
+    for client in info.get("clients", {}).values():
+        meta = requests.get(client["metadata_url"], timeout=5).json()
+        flavour = client["flavour"]
+        template = google("", "") if flavour == "google" else microsoft("", "")
+        key = f"{flavour}-sandbox"
+        issuer = meta["issuer"]
+        if flavour == "microsoft" and "{tenantid}" not in issuer:
+            issuer = meta.get("issuer_template", issuer)
+        scopes = template.scopes
+        mail_scopes = template.mail_scopes
+        if meta.get("mail_scopes"):
+            mail_scopes = tuple(meta["mail_scopes"])
+            scopes = tuple(s for s in template.scopes if s not in template.mail_scopes) + mail_scopes
+        found[key] = replace(
+            template, key=key, label=f"{template.label} (sandbox)",
+            client_id=client["client_id"], client_secret=client["client_secret"],
+            authorize_url=meta["authorization_endpoint"], token_url=meta["token_endpoint"],
+            revoke_url=meta.get("revocation_endpoint", ""), jwks_uri=meta["jwks_uri"],
+            issuer=issuer, scopes=scopes, mail_scopes=mail_scopes,
+            imap_host=info["imap_host"], imap_port=int(info["imap_port"]), imap_security="none",
+            smtp_host=info["smtp_host"], smtp_port=int(info["smtp_port"]), smtp_security="none",
+            access_help_url=meta.get("apps_with_access_url", info.get("apps_url", "")),
+        )
+    return found
+
+
+def configured(settings: dict) -> dict[str, Provider]:
+    """Every provider this deployment offers, keyed by provider key, in menu order."""
+    found: dict[str, Provider] = {}
+    if settings.get("GOOGLE_CLIENT_ID"):
+        found["google"] = google(settings["GOOGLE_CLIENT_ID"], settings["GOOGLE_CLIENT_SECRET"])
+    if settings.get("MICROSOFT_CLIENT_ID"):
+        found["microsoft"] = microsoft(settings["MICROSOFT_CLIENT_ID"],
+                                       settings["MICROSOFT_CLIENT_SECRET"],
+                                       settings.get("MICROSOFT_TENANT") or "common")
+    if settings.get("SANDBOX_CONFIG") and Path(settings["SANDBOX_CONFIG"]).exists():
+        found.update(sandbox_providers(settings["SANDBOX_CONFIG"]))
+    return found
