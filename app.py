@@ -66,8 +66,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
 
+    from mail.providers import Catalog
+
+    app.extensions["tether_providers"] = Catalog(settings)
     _register_request_hooks(app)
     _register_blueprints(app)
+    from views.common import ago
+
+    app.add_template_filter(ago)
     _register_errors(app)
 
     _register_cli(app)
@@ -116,9 +122,9 @@ def _register_request_hooks(app):
 
 
 def _register_blueprints(app):
-    from views import auth, contacts, sequences, settings, system, team
+    from views import auth, contacts, mailboxes, oauth, sequences, settings, system, team
 
-    for module in (auth, settings, sequences, contacts, team, system):
+    for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, system):
         app.register_blueprint(module.bp)
 
 

@@ -58,6 +58,15 @@ def load(overrides: dict | None = None) -> dict:
         "MAIL_SMTP_PASSWORD": env.get("TETHER_MAIL_SMTP_PASSWORD", ""),
         "MAIL_SMTP_SECURITY": env.get("TETHER_MAIL_SMTP_SECURITY", "starttls"),
         "MAIL_FROM": env.get("TETHER_MAIL_FROM", "Tether <tether@localhost>"),
+        # OAuth apps registered with Google and Microsoft (README: "Real providers").
+        "GOOGLE_CLIENT_ID": env.get("GOOGLE_CLIENT_ID", ""),
+        "GOOGLE_CLIENT_SECRET": env.get("GOOGLE_CLIENT_SECRET", ""),
+        "MICROSOFT_CLIENT_ID": env.get("MICROSOFT_CLIENT_ID", ""),
+        "MICROSOFT_CLIENT_SECRET": env.get("MICROSOFT_CLIENT_SECRET", ""),
+        "MICROSOFT_TENANT": env.get("MICROSOFT_TENANT", "common"),
+        # The local provider stand-in: offered as "Google (sandbox)" etc. while this file exists.
+        "SANDBOX_CONFIG": env.get("TETHER_SANDBOX_CONFIG", str(instance / "sandbox.json")),
+        "ALLOW_LOOPBACK_MAIL_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_MAIL_HOSTS", "") == "1",
     }
     cfg.update(overrides or {})
 
@@ -68,6 +77,8 @@ def load(overrides: dict | None = None) -> dict:
             raise ConfigError("TETHER_ENCRYPTION_KEYS must be set in production "
                               "(see README: Configuration).")
     else:
+        if "TETHER_ALLOW_LOOPBACK_MAIL_HOSTS" not in env and "ALLOW_LOOPBACK_MAIL_HOSTS" not in (overrides or {}):
+            cfg["ALLOW_LOOPBACK_MAIL_HOSTS"] = True  # the sandbox's mail servers are on 127.0.0.1
         # The demo and development keep generated secrets under instance/ so restarts
         # keep sessions and stored credentials readable.
         if not cfg["SECRET_KEY"]:

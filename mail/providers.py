@@ -6,6 +6,8 @@ read from its sandbox.json and discovery documents, so they are just more provid
 """
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,6 +48,14 @@ class Provider:
         if "{tenantid}" in self.issuer:
             tid = claims.get("tid") or ""
             return bool(tid) and iss == self.issuer.replace("{tenantid}", tid)
+        return iss == self.issuer
+
+    def issuer_matches(self, iss: str) -> bool:
+        """The authorization response's `iss` (RFC 9207), which names no tenant claim."""
+        if "{tenantid}" in self.issuer:
+            head, _, tail = self.issuer.partition("{tenantid}")
+            middle = iss[len(head):len(iss) - len(tail)] if iss.startswith(head) and iss.endswith(tail) else ""
+            return bool(middle) and "/" not in middle
         return iss == self.issuer
 
     def mailbox_address(self, claims: dict) -> str:
@@ -144,3 +154,27 @@ def configured(settings: dict) -> dict[str, Provider]:
     if settings.get("SANDBOX_CONFIG") and Path(settings["SANDBOX_CONFIG"]).exists():
         found.update(sandbox_providers(settings["SANDBOX_CONFIG"]))
     return found
+
+
+class Catalog:
+    """The configured providers, loaded on first use. The sandbox may start after Tether, so
+    a failed discovery is retried a few seconds later instead of being remembered."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._found: dict[str, Provider] | None = None
+        self._retry_at = 0.0
+
+    def all(self) -> dict[str, Provider]:
+        with self._lock:
+            if self._found is None and time.monotonic() >= self._retry_at:
+                try:
+                    self._found = configured(self.settings)
+                except (OSError, ValueError, KeyError, requests.RequestException):
+                    self._retry_at = time.monotonic() + 5
+                    return {k: v for k, v in configured({**self.settings, "SANDBOX_CONFIG": ""}).items()}
+            return dict(self._found or {})
+
+    def get(self, key: str) -> Provider | None:
+        return self.all().get(key)

@@ -62,3 +62,31 @@ def safe_next(target: str | None, default: str) -> str:
     if not target.startswith("/"):
         return default
     return target
+
+
+def can_manage(mailbox) -> bool:
+    """Members manage the mailboxes they connected; owners and admins manage all (DESIGN §2)."""
+    return current_user.is_admin or mailbox.connected_by_id == current_user.id
+
+
+def providers():
+    """The providers this deployment offers (mail.providers.Catalog, bound in create_app)."""
+    from flask import current_app
+
+    return current_app.extensions["tether_providers"]
+
+
+def ago(moment) -> str:
+    """"2 min ago", by the one clock; for status lines that people skim."""
+    import clock
+
+    if moment is None:
+        return "never"
+    seconds = int((clock.now() - moment).total_seconds())
+    if seconds < 45:
+        return "just now"
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
+    return "just now"

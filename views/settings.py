@@ -4,7 +4,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from models.accounts import password_problem
-from views.common import render
+from models.mailboxes import Mailbox
+from views.common import providers
+from views.live import render_live
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -18,8 +20,11 @@ def index():
 @bp.route("/email-accounts")
 @login_required
 def email_accounts():
-    """One row per mailbox of the team (connecting them comes with the mailbox issue)."""
-    return render("settings/email_accounts.html", "settings/_email_accounts.html", mailboxes=[])
+    """Email Accounts: one row per mailbox, kept live by one poll for the whole page."""
+    mailboxes = (Mailbox.live().where(Mailbox.team == current_user.team_id)
+                 .order_by(Mailbox.email))
+    return render_live("mailboxes/index.html", "mailboxes/_list.html", mailboxes=list(mailboxes),
+                       providers=providers().all())
 
 
 @bp.route("/account", methods=["GET", "POST"])

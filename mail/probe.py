@@ -1,0 +1,51 @@
+"""The connection test: log in to IMAP and SMTP side by side and say, for each, what happened
+in plain words. Used when a mailbox is added, when credentials change, and by health checks."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from mail.connect import Login, Server, imap_check, smtp_check
+from mail.failures import Failure, Kind, MailError
+from mail.hosts import HostRefused, check_host
+
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="probe")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    imap: Failure | None
+    smtp: Failure | None
+
+    @property
+    def ok(self) -> bool:
+        return self.imap is None and self.smtp is None
+
+    @property
+    def worst(self) -> Failure | None:
+        """The failure that decides the mailbox's state: a reconnect signal beats the rest."""
+        failures = [f for f in (self.imap, self.smtp) if f is not None]
+        for kind in (Kind.RECONNECT, Kind.APP, Kind.TRANSIENT):
+            for failure in failures:
+                if failure.kind is kind:
+                    return failure
+        return None
+
+
+def _run(check, server: Server, login: Login, where: str, allow_loopback: bool | None):
+    try:
+        if allow_loopback is not None:  # user-entered hosts are vetted first
+            check_host(server.host, allow_loopback=allow_loopback, where=where)
+        check(server, login)
+    except HostRefused as e:
+        return e.failure
+    except MailError as e:
+        return e.failure
+    return None
+
+
+def probe(imap: Server, smtp: Server, login: Login, *, allow_loopback: bool | None = None) -> ProbeResult:
+    """Test both servers at once. `allow_loopback` set means the hosts came from a person and
+    must pass the address rules of mail.hosts."""
+    imap_job = _pool.submit(_run, imap_check, imap, login, "IMAP", allow_loopback)
+    smtp_job = _pool.submit(_run, smtp_check, smtp, login, "SMTP", allow_loopback)
+    return ProbeResult(imap_job.result(), smtp_job.result())

@@ -1,0 +1,121 @@
+"""Connecting, reconnecting, updating, disabling and deleting mailboxes: the domain rules
+views call after the provider (or the mail servers) have said yes.
+
+Status changes go through models.health.transition, never by assignment.
+"""
+
+from datetime import timedelta
+
+import clock
+from models import changes, health
+from models.base import db
+from models.crypto import SecretUnreadable
+from models.mailboxes import CHECKING, CONNECTED, DEGRADED, DISABLED, OTHER, Mailbox
+
+
+class DuplicateMailbox(Exception):
+    """The team already has this address connected (and this is not a reconnect)."""
+
+
+def _claim_row(team, email: str, mailbox_id: int | None) -> Mailbox:
+    """The row to store a connection in: the mailbox being reconnected, a deleted mailbox of
+    the same address (re-adding re-attaches its sequences and history), or a new one."""
+    existing = Mailbox.get_or_none((Mailbox.team == team) & (Mailbox.email == email))
+    if mailbox_id is not None:
+        if existing is None or existing.id != mailbox_id:
+            raise ValueError("reconnect target does not match")  # views check this first
+        return existing
+    if existing is not None and existing.deleted_at is None:
+        raise DuplicateMailbox(email)
+    return existing or Mailbox(team=team, email=email, status=CHECKING)
+
+
+def save_oauth(team, user, provider, email: str, tokens, *, mailbox_id=None, degraded_by=None):
+    """Store a consent's tokens and mark the mailbox connected (or degraded if the first mail
+    check hit an outage). Returns the mailbox."""
+    now = clock.now()
+    with db.atomic():
+        mailbox = _claim_row(team, email, mailbox_id)
+        if mailbox.id is None or mailbox.deleted_at is not None:
+            mailbox.connected_by = user
+        mailbox.provider = provider.key
+        mailbox.deleted_at = None
+        mailbox.access_token = tokens.access_token
+        if tokens.refresh_token:  # a reconnect without a new refresh token keeps the old one
+            mailbox.refresh_token = tokens.refresh_token
+        mailbox.access_expires_at = now + timedelta(seconds=tokens.expires_in)
+        mailbox.scopes = tokens.scope
+        mailbox.consented_at = mailbox.refreshed_at = now
+        mailbox.last_check_at = now
+        if degraded_by is None:
+            mailbox.last_success_at = now
+        mailbox.save()
+        _settle(mailbox, user, degraded_by)
+    return mailbox
+
+
+def save_other(team, user, email: str, settings: dict, password: str, *, mailbox_id=None,
+               degraded_by=None):
+    """Store Other Provider credentials that passed the connection test."""
+    now = clock.now()
+    with db.atomic():
+        mailbox = _claim_row(team, email, mailbox_id)
+        if mailbox.id is None or mailbox.deleted_at is not None:
+            mailbox.connected_by = user
+        mailbox.provider = OTHER
+        mailbox.deleted_at = None
+        for name in ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
+                     "smtp_security", "username"):
+            setattr(mailbox, name, settings[name])
+        mailbox.password = password
+        mailbox.last_check_at = now
+        if degraded_by is None:
+            mailbox.last_success_at = now
+        mailbox.save()
+        _settle(mailbox, user, degraded_by)
+    return mailbox
+
+
+def _settle(mailbox, user, degraded_by):
+    """After new credentials: connected, or degraded when the first check met an outage."""
+    if degraded_by is not None:
+        health.transition(mailbox.id, DEGRADED, failure=degraded_by)
+    else:
+        health.transition(mailbox.id, CONNECTED, actor=user,
+                          cause=f"Connected by {user.display_name}.")
+    changes.bump(mailbox.team_id)
+
+
+def disable(mailbox, actor):
+    return health.transition(mailbox.id, DISABLED, actor=actor,
+                             cause=f"Disabled by {actor.display_name}.")
+
+
+def enable(mailbox, actor):
+    """Back to checking: the next check decides whether it is connected."""
+    event = health.transition(mailbox.id, CHECKING, actor=actor,
+                              cause=f"Enabled by {actor.display_name}.")
+    Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == mailbox.id).execute()
+    return event
+
+
+def delete(mailbox, actor):
+    """Erase the credentials and hide the mailbox; its history stays and re-adding the same
+    address brings it back. Returns the tokens to revoke at the provider (best effort, after
+    the transaction, by the caller)."""
+    to_revoke = []
+    for sealed in (mailbox.refresh_token, mailbox.access_token):
+        try:
+            if sealed:
+                to_revoke.append(sealed.reveal())
+        except SecretUnreadable:
+            pass  # nothing we can revoke; erasing still happens
+    with db.atomic():
+        health.transition(mailbox.id, DISABLED, actor=actor,
+                          cause=f"Removed by {actor.display_name}.")
+        fresh = Mailbox.get_by_id(mailbox.id)
+        fresh.erase_credentials()
+        fresh.deleted_at = clock.now()
+        fresh.save()
+        changes.bump(fresh.team_id)
+    return to_revoke

@@ -1,0 +1,231 @@
+"""Settings → Email Accounts: adding mailboxes, and what can be done to one.
+
+The list itself is the Settings tab (views/settings.py: settings.email_accounts)."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from mail import oauth
+from mail.connect import Login, Server
+from mail.presets import guess_servers
+from mail.probe import probe
+from models import connections
+from models.health import recent_history
+from models.mailboxes import DISABLED, Mailbox
+from views import oauth as oauth_views
+from views.common import can_manage, providers, render, team_object_or_404
+
+bp = Blueprint("mailboxes", __name__, url_prefix="/settings/email-accounts")
+
+SECURITY_CHOICES = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (local only)"))
+
+
+def _mailbox_or_404(mailbox_id) -> Mailbox:
+    mailbox = team_object_or_404(Mailbox, mailbox_id)
+    if mailbox.deleted_at is not None:
+        abort(404)
+    return mailbox
+
+
+def _managed_or_403(mailbox_id) -> Mailbox:
+    mailbox = _mailbox_or_404(mailbox_id)
+    if not can_manage(mailbox):
+        abort(403)
+    return mailbox
+
+
+def sequences_using(mailbox) -> list:
+    try:
+        from models.sequences import Sequence
+    except ImportError:  # the Sequences module lands separately
+        return []
+
+    return list(Sequence.select().where(Sequence.mailbox == mailbox).order_by(Sequence.name))
+
+
+@bp.route("/add")
+@login_required
+def add():
+    """Choose where the mailbox lives: Google, Microsoft, or another provider."""
+    return render_template("mailboxes/add.html", providers=providers().all())
+
+
+@bp.route("/<mailbox_id>")
+@login_required
+def detail(mailbox_id):
+    """What Tether can access, its connection history, and how to remove access."""
+    mailbox = _mailbox_or_404(mailbox_id)
+    return render_template("mailboxes/detail.html", mailbox=mailbox,
+                           provider=providers().get(mailbox.provider),
+                           history=list(recent_history(mailbox, days=30)),
+                           can_manage=can_manage(mailbox))
+
+
+# --- Other Provider ----------------------------------------------------------------------
+
+def _parse_other(form, *, mailbox: Mailbox | None = None):
+    """The IMAP/SMTP settings from the form, and the errors in plain words."""
+    errors, allow_loopback = {}, current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"]
+    email = mailbox.email if mailbox else (form.get("email") or "").strip().lower()
+    if not mailbox and (email.count("@") != 1 or "." not in email.split("@")[-1]
+                        or any(c in email for c in " \r\n\t<>,;")):
+        errors["email"] = "Enter the mailbox's email address, like alex@example.com."
+    values = {"email": email, "username": (form.get("username") or "").strip() or email}
+    for side in ("imap", "smtp"):
+        host = (form.get(f"{side}_host") or "").strip().lower()
+        values[f"{side}_host"] = host
+        if not host or any(c in host for c in " /\r\n\t@"):
+            errors[f"{side}_host"] = "Enter the server's host name, like mail.example.com."
+        port = (form.get(f"{side}_port") or "").strip()
+        values[f"{side}_port"] = int(port) if port.isdigit() else port
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            errors[f"{side}_port"] = "Enter a port number between 1 and 65535."
+        security = form.get(f"{side}_security", "")
+        values[f"{side}_security"] = security
+        if security not in ("ssl", "starttls", "none") or (security == "none" and not allow_loopback):
+            errors[f"{side}_security"] = "Choose SSL/TLS or STARTTLS."
+    if any(c in values["username"] for c in "\r\n"):
+        errors["username"] = "The username cannot contain line breaks."
+    password = form.get("password") or ""
+    if not password and not (mailbox and mailbox.password):
+        errors["password"] = "Enter the mailbox's password (or app password)."
+    return values, password, errors
+
+
+def _probe_other(values, password):
+    login = Login(address=values["email"], username=values["username"], password=password)
+    return probe(Server(values["imap_host"], values["imap_port"], values["imap_security"]),
+                 Server(values["smtp_host"], values["smtp_port"], values["smtp_security"]),
+                 login, allow_loopback=current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"])
+
+
+def _other_form(values, errors, result=None, mailbox=None, status=200):
+    return render("mailboxes/other.html", None, values=values, errors=errors, result=result,
+                  mailbox=mailbox, security_choices=SECURITY_CHOICES), status
+
+
+@bp.route("/other/new", methods=["GET", "POST"])
+@login_required
+def other_new():
+    """Add an IMAP/SMTP mailbox with a password; saving runs the connection test first."""
+    if request.method == "GET":
+        return _other_form({"imap_port": 993, "imap_security": "ssl", "smtp_port": 587,
+                            "smtp_security": "starttls"}, {})
+    values, password, errors = _parse_other(request.form)
+    if not errors and Mailbox.live().where((Mailbox.team == current_user.team_id)
+                                           & (Mailbox.email == values["email"])).exists():
+        errors["email"] = "This mailbox is already connected in your team."
+    if errors:
+        return _other_form(values, errors, status=422)
+    result = _probe_other(values, password)
+    if not result.ok:  # a new mailbox is saved only once both servers said yes
+        return _other_form(values, {}, result, status=422)
+    connections.save_other(current_user.team, current_user._get_current_object(),
+                           values["email"], values, password)
+    flash(f"{values['email']} is connected.", "success")
+    return redirect(url_for("settings.email_accounts"))
+
+
+@bp.route("/other/test", methods=["POST"])
+@login_required
+def other_test():
+    """The live connection test: IMAP and SMTP reported separately. Stores nothing."""
+    mailbox = None
+    if request.form.get("mailbox_id"):
+        mailbox = _managed_or_403(request.form["mailbox_id"])
+    values, password, errors = _parse_other(request.form, mailbox=mailbox)
+    if errors:
+        return render_template("mailboxes/_probe.html", result=None, errors=errors), 422
+    if not password and mailbox:
+        password = mailbox.password.reveal()
+    return render_template("mailboxes/_probe.html", result=_probe_other(values, password), errors={})
+
+
+@bp.route("/other/guess")
+@login_required
+def other_guess():
+    """Server settings guessed from the address, for the form to fill in (htmx)."""
+    values = {"email": request.args.get("email", "").strip().lower()}
+    values.update(guess_servers(values["email"]))
+    return render_template("mailboxes/_other_servers.html", values=values, errors={},
+                           security_choices=SECURITY_CHOICES)
+
+
+@bp.route("/<mailbox_id>/credentials", methods=["GET", "POST"])
+@login_required
+def credentials(mailbox_id):
+    """Update an Other Provider mailbox's settings or password in place (keeps its history)."""
+    mailbox = _managed_or_403(mailbox_id)
+    if mailbox.is_oauth:
+        abort(404)
+    if request.method == "GET":
+        return _other_form({f: getattr(mailbox, f) for f in (
+            "email", "username", "imap_host", "imap_port", "imap_security", "smtp_host",
+            "smtp_port", "smtp_security")}, {}, mailbox=mailbox)
+    values, password, errors = _parse_other(request.form, mailbox=mailbox)
+    if errors:
+        return _other_form(values, errors, mailbox=mailbox, status=422)
+    password = password or mailbox.password.reveal()
+    result = _probe_other(values, password)
+    if not result.ok:
+        return _other_form(values, {}, result, mailbox=mailbox, status=422)
+    connections.save_other(current_user.team, current_user._get_current_object(), mailbox.email,
+                           values, password, mailbox_id=mailbox.id)
+    flash(f"{mailbox.email}: new settings saved and connected.", "success")
+    return redirect(url_for("settings.email_accounts"))
+
+
+# --- Reconnect, disable, delete ----------------------------------------------------------
+
+@bp.route("/<mailbox_id>/reconnect", methods=["GET", "POST"])
+@login_required
+def reconnect(mailbox_id):
+    """Confirm the address, then off to the provider's sign-in, pre-filled with it."""
+    mailbox = _managed_or_403(mailbox_id)
+    if not mailbox.is_oauth:
+        return redirect(url_for("mailboxes.credentials", mailbox_id=mailbox.id))
+    provider = providers().get(mailbox.provider)
+    if provider is None:
+        abort(404)
+    if request.method == "POST":
+        return oauth_views.start(provider, mailbox)
+    return render_template("mailboxes/reconnect.html", mailbox=mailbox, provider=provider)
+
+
+@bp.route("/<mailbox_id>/disable", methods=["POST"])
+@login_required
+def disable(mailbox_id):
+    mailbox = _managed_or_403(mailbox_id)
+    connections.disable(mailbox, current_user._get_current_object())
+    return _back_to_list(f"{mailbox.email} is disabled; its sequences are blocked.")
+
+
+@bp.route("/<mailbox_id>/enable", methods=["POST"])
+@login_required
+def enable(mailbox_id):
+    mailbox = _managed_or_403(mailbox_id)
+    if mailbox.status == DISABLED:
+        connections.enable(mailbox, current_user._get_current_object())
+    return _back_to_list(f"{mailbox.email} is enabled; Tether is checking it now.")
+
+
+def _back_to_list(message):
+    flash(message, "info")
+    return redirect(url_for("settings.email_accounts"), code=303)
+
+
+@bp.route("/<mailbox_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(mailbox_id):
+    """Confirm (naming the sequences that use it), then remove: revoke, erase, keep history."""
+    mailbox = _managed_or_403(mailbox_id)
+    if request.method == "GET":
+        return render_template("mailboxes/delete.html", mailbox=mailbox,
+                               sequences=sequences_using(mailbox))
+    tokens = connections.delete(mailbox, current_user._get_current_object())
+    provider = providers().get(mailbox.provider)
+    if provider is not None:
+        for token in tokens:  # best effort: the credentials are erased either way
+            if oauth.revoke(provider, token):
+                break
+    return _back_to_list(f"{mailbox.email} is removed. Add it again to re-attach its sequences.")
