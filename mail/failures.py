@@ -26,6 +26,8 @@ class Failure:
     code: str     # the provider's code as shown in history, e.g. "invalid_grant/700082"
     cause: str    # plain words for the person who owns the mailbox (or the operator, for APP)
     where: str = ""  # "token endpoint", "IMAP", "SMTP", "DNS", …
+    # A login refused with a token that was not refreshed just now: refresh, then try again.
+    stale_token: bool = False
 
     @property
     def needs_reconnect(self) -> bool:
@@ -104,7 +106,7 @@ def _login_refused(where, code, *, credential_fresh: bool, oauth: bool) -> Failu
     """A definite "no" to our credentials. With OAuth it proves the token dead only when the
     token was refreshed just now; a valid token refused means the mailbox refuses the app."""
     if not credential_fresh:
-        return Failure(Kind.TRANSIENT, code, STALE_TOKEN, where)
+        return Failure(Kind.TRANSIENT, code, STALE_TOKEN, where, stale_token=True)
     cause = ("The mailbox refuses Tether's access (for example IMAP was switched off, or the "
              "account settings changed)." if oauth else
              "The username or password was rejected.")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from peewee import DatabaseProxy, DateTimeField, Model
+from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
@@ -48,3 +48,12 @@ def migrate() -> list[str]:
 def migration_status():
     with db.connection_context():
         return Runner(db.obj, str(MIGRATIONS_DIR)).status()
+
+
+def write_transaction():
+    """A transaction that reads then writes. SQLite must take its write lock up front
+    (BEGIN IMMEDIATE): upgrading a read lock later fails at once under concurrency instead
+    of waiting. PostgreSQL's row locks need nothing special."""
+    if isinstance(db.obj, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

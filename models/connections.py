@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import clock
 from models import changes, health
-from models.base import db
+from models.base import write_transaction
+from models.checks import Settings, spread_first_check
 from models.crypto import SecretUnreadable
 from models.mailboxes import CHECKING, CONNECTED, DEGRADED, DISABLED, OTHER, Mailbox
 
@@ -34,7 +35,7 @@ def save_oauth(team, user, provider, email: str, tokens, *, mailbox_id=None, deg
     """Store a consent's tokens and mark the mailbox connected (or degraded if the first mail
     check hit an outage). Returns the mailbox."""
     now = clock.now()
-    with db.atomic():
+    with write_transaction():
         mailbox = _claim_row(team, email, mailbox_id)
         if mailbox.id is None or mailbox.deleted_at is not None:
             mailbox.connected_by = user
@@ -58,7 +59,7 @@ def save_other(team, user, email: str, settings: dict, password: str, *, mailbox
                degraded_by=None):
     """Store Other Provider credentials that passed the connection test."""
     now = clock.now()
-    with db.atomic():
+    with write_transaction():
         mailbox = _claim_row(team, email, mailbox_id)
         if mailbox.id is None or mailbox.deleted_at is not None:
             mailbox.connected_by = user
@@ -83,7 +84,14 @@ def _settle(mailbox, user, degraded_by):
     else:
         health.transition(mailbox.id, CONNECTED, actor=user,
                           cause=f"Connected by {user.display_name}.")
+    spread_first_check(mailbox.id, Settings(interval=timedelta(seconds=check_interval())))
     changes.bump(mailbox.team_id)
+
+
+def check_interval() -> float:
+    import config
+
+    return config.load()["CHECK_INTERVAL_SECONDS"]
 
 
 def disable(mailbox, actor):
@@ -110,7 +118,7 @@ def delete(mailbox, actor):
                 to_revoke.append(sealed.reveal())
         except SecretUnreadable:
             pass  # nothing we can revoke; erasing still happens
-    with db.atomic():
+    with write_transaction():
         health.transition(mailbox.id, DISABLED, actor=actor,
                           cause=f"Removed by {actor.display_name}.")
         fresh = Mailbox.get_by_id(mailbox.id)

@@ -13,7 +13,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 import clock
 from mail.failures import Failure, Kind
 from models import changes
-from models.base import BaseModel, db
+from models.base import BaseModel, write_transaction
 from models.mailboxes import CHECKING, CONNECTED, DEGRADED, DISABLED, RECONNECT_REQUIRED, Mailbox
 
 # to-state → the states it may be entered from (DESIGN §3's table).
@@ -69,11 +69,12 @@ def transition(mailbox_id: int, to: str, *, failure: Failure | None = None, caus
     kind = failure.kind.value if failure else ("person" if actor else "")
     words = failure.cause if failure else cause
     code = failure.code if failure else ""
-    with db.atomic():
+    with write_transaction():
         mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
         if mailbox is None or mailbox.status not in allowed:
             return None
-        updated = (Mailbox.update(status=to, status_since=now, status_cause=words, status_code=code)
+        updated = (Mailbox.update(status=to, status_since=now, status_cause=words, status_code=code,
+                                  status_where=failure.where if failure else "")
                    .where((Mailbox.id == mailbox_id) & (Mailbox.status == mailbox.status))
                    .execute())
         if updated != 1:
@@ -112,7 +113,8 @@ def record_failure(mailbox_id: int, failure: Failure) -> MailboxEvent | None:
     event = transition(mailbox_id, DEGRADED, failure=failure)
     if event is None:
         # Still degraded: keep the newest cause on the row, without a new transition.
-        (Mailbox.update(status_cause=failure.cause, status_code=failure.code)
+        (Mailbox.update(status_cause=failure.cause, status_code=failure.code,
+                        status_where=failure.where)
          .where((Mailbox.id == mailbox_id) & (Mailbox.status == DEGRADED)).execute())
     return event
 

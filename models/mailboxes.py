@@ -40,6 +40,10 @@ class Mailbox(Timestamped):
     next_check_at = DateTimeField(null=True, index=True)
     daily_limit = IntegerField(default=50)
     deleted_at = DateTimeField(null=True)
+    status_where = CharField(default="")   # token endpoint / IMAP / SMTP: decides re-checks
+    failures_in_a_row = IntegerField(default=0)  # for backoff while degraded
+    lease_owner = CharField(default="")    # the check holding this mailbox (models/checks.py)
+    lease_until = DateTimeField(null=True)
 
     # OAuth mailboxes
     access_token = EncryptedField(null=True)

@@ -1,0 +1,192 @@
+"""A mailbox health check (DESIGN §3): refresh the token when due, IMAP login + NOOP, SMTP EHLO
++ AUTH, then one state-machine call and the next check's time.
+
+Runs under a lease in the database (owner + expiry) so any number of consumers on any number
+of machines can share the work, and a consumer killed mid-check only delays the next one until
+the lease expires. Network I/O happens outside transactions; each write is short.
+"""
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import clock
+from mail import oauth
+from mail.connect import Login, Server
+from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
+from mail.probe import probe
+from models import health
+from models.base import db
+from models.crypto import SecretUnreadable
+from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
+
+LEASE = timedelta(seconds=90)
+REFRESH_MARGIN = timedelta(minutes=5)   # refresh shortly before the access token expires
+MAX_BACKOFF = timedelta(hours=1)
+RECHECK_REFUSED = timedelta(hours=1)    # valid token, mail server said no (IMAP switched off)
+
+
+@dataclass
+class Settings:
+    interval: timedelta = timedelta(minutes=5)
+
+
+def acquire(mailbox_id: int, owner: str) -> bool:
+    """Take the mailbox's lease if it is free or expired. One UPDATE: atomic everywhere."""
+    now = clock.now()
+    taken = (Mailbox.update(lease_owner=owner, lease_until=now + LEASE)
+             .where((Mailbox.id == mailbox_id)
+                    & (Mailbox.lease_until.is_null() | (Mailbox.lease_until < now)))
+             .execute())
+    return taken == 1
+
+
+def release(mailbox_id: int, owner: str) -> None:
+    (Mailbox.update(lease_owner="", lease_until=None)
+     .where((Mailbox.id == mailbox_id) & (Mailbox.lease_owner == owner)).execute())
+
+
+def due_ids(limit: int = 5000, grace: timedelta = timedelta(0)) -> list[int]:
+    """Mailboxes whose check is overdue and not leased (the periodic sweep's question)."""
+    now = clock.now()
+    query = (Mailbox.select(Mailbox.id)
+             .where(Mailbox.deleted_at.is_null() & (Mailbox.status != DISABLED)
+                    & Mailbox.next_check_at.is_null(False)
+                    & (Mailbox.next_check_at <= now - grace)
+                    & (Mailbox.lease_until.is_null() | (Mailbox.lease_until < now)))
+             .order_by(Mailbox.next_check_at).limit(limit))
+    return [row[0] for row in query.tuples()]
+
+
+def spread_first_check(mailbox_id: int, settings: Settings) -> None:
+    """Put a mailbox's first periodic check at a random point of the interval, so that ten
+    thousand mailboxes never fire in the same second."""
+    offset = timedelta(seconds=random.uniform(0, settings.interval.total_seconds()))
+    Mailbox.update(next_check_at=clock.now() + offset).where(Mailbox.id == mailbox_id).execute()
+
+
+class Checker:
+    """Runs checks with a provider catalog (mail.providers.Catalog) and check settings."""
+
+    def __init__(self, catalog, settings: Settings | None = None, tls=None):
+        self.catalog = catalog
+        self.settings = settings or Settings()
+        self.tls = tls
+
+    def check(self, mailbox_id: int, *, force: bool = False):
+        """Check one mailbox. Returns the next check time, or None if it was skipped or needs
+        no further checks (dead refresh token, disabled, deleted)."""
+        owner = secrets.token_hex(8)
+        if not acquire(mailbox_id, owner):
+            return None  # another consumer is on it
+        try:
+            mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
+            if mailbox is None or mailbox.deleted_at or mailbox.status == DISABLED:
+                return None
+            if not force and mailbox.next_check_at and mailbox.next_check_at > clock.now() + timedelta(seconds=1):
+                return mailbox.next_check_at  # already checked by someone else; not due yet
+            if mailbox.status == RECONNECT_REQUIRED and mailbox.status_where not in ("IMAP", "SMTP"):
+                return self._schedule(mailbox_id, None)  # dead token: wait for the person
+            failure = self._run(mailbox)
+            return self._record(mailbox, failure)
+        finally:
+            release(mailbox_id, owner)
+
+    def _run(self, mailbox: Mailbox):
+        """The check's network part. Returns the deciding failure, or None when all passed."""
+        try:
+            if not mailbox.is_oauth:
+                login = Login(address=mailbox.email, username=mailbox.username,
+                              password=mailbox.password.reveal() if mailbox.password else "")
+                return self._probe(mailbox, login).worst
+            provider = self.catalog.get(mailbox.provider)
+            if provider is None:
+                return _unconfigured(mailbox.provider)
+            token, fresh = mailbox.access_token, False
+            expires = mailbox.access_expires_at
+            if token is None or expires is None or expires - REFRESH_MARGIN <= clock.now():
+                token, fresh = self._refresh(mailbox, provider), True
+            else:
+                token = token.reveal()
+            result = self._probe(mailbox, Login(address=mailbox.email, access_token=token, fresh=fresh),
+                                 provider=provider)
+            if not fresh and _refused(result):
+                # A refusal of a token we did not just refresh proves nothing: refresh, retry.
+                token = self._refresh(Mailbox.get_by_id(mailbox.id), provider)
+                result = self._probe(mailbox, Login(address=mailbox.email, access_token=token),
+                                     provider=provider)
+            return result.worst
+        except MailError as e:
+            return e.failure
+        except SecretUnreadable:
+            return undecryptable()
+
+    def _probe(self, mailbox, login, provider=None):
+        """Provider servers for OAuth mailboxes, the stored ones for Other Provider."""
+        source = provider or mailbox
+        return probe(Server(source.imap_host, source.imap_port, source.imap_security),
+                     Server(source.smtp_host, source.smtp_port, source.smtp_security), login)
+
+    def _refresh(self, mailbox: Mailbox, provider) -> str:
+        """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
+        re-read the stored token first, because a reconnect may have replaced it meanwhile."""
+        current = Mailbox.get_by_id(mailbox.id)
+        if current.refresh_token is None:
+            raise MailError(_no_refresh_token())
+        tokens = oauth.refresh(provider, current.refresh_token.reveal())
+        now = clock.now()
+        with db.atomic():
+            # Persist a rotated refresh token before the new access token is used anywhere.
+            fields = {Mailbox.access_token: tokens.access_token,
+                      Mailbox.access_expires_at: now + timedelta(seconds=tokens.expires_in),
+                      Mailbox.refreshed_at: now}
+            if tokens.refresh_token:
+                fields[Mailbox.refresh_token] = tokens.refresh_token
+            Mailbox.update(fields).where(Mailbox.id == mailbox.id).execute()
+        return tokens.access_token
+
+    def _record(self, mailbox: Mailbox, failure):
+        now = clock.now()
+        if failure is None:
+            Mailbox.update(failures_in_a_row=0).where(Mailbox.id == mailbox.id).execute()
+            if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again
+                Mailbox.update(last_success_at=now, last_check_at=now).where(Mailbox.id == mailbox.id).execute()
+                health.transition(mailbox.id, CONNECTED, cause="The mail server accepts Tether again.")
+            else:
+                health.record_success(mailbox.id)
+            return self._schedule(mailbox.id, now + self._jittered(self.settings.interval))
+        Mailbox.update(last_check_at=now, failures_in_a_row=Mailbox.failures_in_a_row + 1).where(
+            Mailbox.id == mailbox.id).execute()
+        health.record_failure(mailbox.id, failure)
+        if failure.kind is Kind.RECONNECT:
+            dead_token = failure.where not in ("IMAP", "SMTP")
+            return self._schedule(mailbox.id, None if dead_token else now + RECHECK_REFUSED)
+        return self._schedule(mailbox.id, now + self._backoff(mailbox.failures_in_a_row + 1))
+
+    def _backoff(self, failures: int) -> timedelta:
+        """Degraded mailboxes are retried soon, then less often, never less than hourly."""
+        base = min(self.settings.interval, timedelta(minutes=1))
+        return min(base * (2 ** min(failures - 1, 10)), MAX_BACKOFF, max(self.settings.interval, base))
+
+    def _jittered(self, interval: timedelta) -> timedelta:
+        return interval * random.uniform(0.9, 1.1)
+
+    @staticmethod
+    def _schedule(mailbox_id: int, when):
+        Mailbox.update(next_check_at=when).where(Mailbox.id == mailbox_id).execute()
+        return when
+
+
+def _refused(result) -> bool:
+    return any(f is not None and f.stale_token for f in (result.imap, result.smtp))
+
+
+def _unconfigured(key: str):
+    return Failure(Kind.APP, "provider not configured", f"The {key} provider is not configured "
+                   "on this server any more. An administrator must restore its settings.", "Tether")
+
+
+def _no_refresh_token():
+    return Failure(Kind.RECONNECT, "no refresh token", TOKEN_EXPIRED_OR_REVOKED, "token endpoint")
+

@@ -1,0 +1,50 @@
+"""Health-check tasks: a check per mailbox scheduled at its own time, a sweep that finds what
+was missed, and the immediate check that a failed send or fetch asks for.
+
+The database holds every mailbox's next check time; Huey only triggers. A task lost with a
+consumer is found again by the sweep, and the per-mailbox lease (models/checks.py) makes a
+duplicate task harmless.
+"""
+
+from datetime import timedelta
+
+from huey import crontab
+
+import clock
+from mail.providers import Catalog
+from models.checks import Checker, Settings, due_ids
+from tasks import huey, settings, with_db
+
+_checker: Checker | None = None
+SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled task go first
+
+
+def checker() -> Checker:
+    global _checker
+    if _checker is None:
+        _checker = Checker(Catalog(settings),
+                           Settings(interval=timedelta(seconds=settings["CHECK_INTERVAL_SECONDS"])))
+    return _checker
+
+
+@huey.task()
+@with_db
+def check_mailbox(mailbox_id: int, force: bool = False):
+    """Check one mailbox, then schedule its next check at the time the database says."""
+    next_at = checker().check(mailbox_id, force=force)
+    if next_at is not None:
+        delay = max((next_at - clock.now()).total_seconds(), 0)
+        check_mailbox.schedule((mailbox_id,), delay=delay)
+
+
+def request_check(mailbox_id: int) -> None:
+    """Check now: a send or reply fetch hit an authentication error, or a person asked."""
+    check_mailbox(mailbox_id, force=True)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@with_db
+def sweep():
+    """Once a minute: enqueue every overdue, unleased mailbox (lost tasks, restarts)."""
+    for mailbox_id in due_ids(grace=SWEEP_GRACE):
+        check_mailbox(mailbox_id)
