@@ -101,7 +101,7 @@ def rotate_all() -> int:
 
     v, count = vault(), 0
     for model, field in ENCRYPTED_COLUMNS:
-        for row in model.select(model.id, field):
+        for row in list(model.select(model.id, field)):  # not a cursor held open across writes
             stored = getattr(row, field.name)
             if stored and v.needs_rotation(stored):
                 with db.atomic():

@@ -55,6 +55,7 @@ class MailboxEvent(BaseModel):
     # the recovery that closes it carries the same number.
     incident = IntegerField(null=True, index=True)
     actor_id = IntegerField(null=True)  # the person who caused it, if any
+    dispatched_at = DateTimeField(null=True, index=True)  # every handler has run (events.py)
 
 
 def transition(mailbox_id: int, to: str, *, failure: Failure | None = None, cause: str = "",

@@ -1,0 +1,89 @@
+"""Hands mailbox transition events to their handlers, at most once per (event, channel).
+
+An event opens or closes an incident, so "once per event" is "once per incident". A delivery
+is claimed with a lease before its handler runs and marked done after: two workers never run
+the same delivery, and a worker that dies mid-handler leaves a claim that expires and is taken
+again (the crash loses nothing). Handlers are registered by the modules that own them.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegrityError
+
+import clock
+from models.base import BaseModel, db
+from models.health import MailboxEvent
+
+LEASE = timedelta(minutes=2)
+log = logging.getLogger(__name__)
+_handlers: dict[str, tuple[Callable, Callable]] = {}
+
+
+class EventDelivery(BaseModel):
+    event = ForeignKeyField(MailboxEvent, backref="deliveries", on_delete="CASCADE")
+    channel = CharField()
+    claimed_until = DateTimeField()
+    done_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("event", "channel"), True),)
+
+
+def handler(channel: str, wants: Callable[[MailboxEvent], bool] = lambda e: True):
+    """Register `fn(event)` for `channel`, for the events `wants` accepts."""
+
+    def register(fn):
+        _handlers[channel] = (fn, wants)
+        return fn
+
+    return register
+
+
+def _claim(event_id: int, channel: str) -> bool:
+    now = clock.now()
+    try:
+        with db.atomic():
+            EventDelivery.create(event=event_id, channel=channel, claimed_until=now + LEASE)
+        return True
+    except IntegrityError:
+        taken = (EventDelivery.update(claimed_until=now + LEASE)
+                 .where((EventDelivery.event == event_id) & (EventDelivery.channel == channel)
+                        & EventDelivery.done_at.is_null() & (EventDelivery.claimed_until < now))
+                 .execute())
+        return taken == 1
+
+
+def dispatch(limit: int = 500) -> int:
+    """Deliver pending events to every interested handler. Returns deliveries made."""
+    delivered = 0
+    # A list, not a lazy cursor: an open SELECT holds SQLite's read snapshot, and the writes
+    # below would then fail at once instead of waiting for the lock.
+    pending = list(MailboxEvent.select().where(MailboxEvent.dispatched_at.is_null())
+                   .order_by(MailboxEvent.id).limit(limit))
+    for event in pending:
+        finished = True
+        for channel, (fn, wants) in list(_handlers.items()):
+            if not wants(event):
+                continue
+            done = (EventDelivery.select().where((EventDelivery.event == event.id)
+                                                 & (EventDelivery.channel == channel)
+                                                 & EventDelivery.done_at.is_null(False)).exists())
+            if done:
+                continue
+            if not _claim(event.id, channel):
+                finished = False  # another worker holds it; look again later
+                continue
+            try:
+                fn(event)
+            except Exception:  # the claim expires and another pass retries it
+                log.exception("handler %s failed for mailbox event %s", channel, event.id)
+                finished = False
+                continue
+            (EventDelivery.update(done_at=clock.now())
+             .where((EventDelivery.event == event.id) & (EventDelivery.channel == channel)).execute())
+            delivered += 1
+        if finished:
+            MailboxEvent.update(dispatched_at=clock.now()).where(MailboxEvent.id == event.id).execute()
+    return delivered
