@@ -1,5 +1,152 @@
-"""Contacts: adding people, importing them from CSV, enrolling them in sequences."""
+"""Contacts: adding people, importing them from CSV, enrolling them in sequences.
 
-from flask import Blueprint
+Everyone in the team may add, import and enroll the team's contacts.
+"""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from models.contacts import (
+    BAD_ROWS_KEPT,
+    FIELD_LABELS,
+    FIELDS,
+    MAX_BYTES,
+    MAX_ROWS,
+    Contact,
+    ContactImport,
+    ImportRefused,
+    add_contact,
+    import_next_chunk,
+    preview_import,
+)
+from models.sequences import Enrollment, Sequence, enroll
+from views.common import render, team_object_or_404
 
 bp = Blueprint("contacts", __name__)
+PER_PAGE = 50
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int))
+
+
+@bp.route("/contacts")
+@login_required
+def index():
+    """The team's contacts, newest first, with a search."""
+    q = request.args.get("q", "").strip()
+    contacts = Contact.search(current_user.team_id, q)
+    return render("contacts/index.html", "contacts/_table.html", q=q, current_page=_page(),
+                  per_page=PER_PAGE, total=contacts.count(),
+                  contacts=list(contacts.paginate(_page(), PER_PAGE)))
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Add one contact."""
+    errors = {}
+    if request.method == "POST":
+        contact, errors = add_contact(current_user.team_id, request.form)
+        if contact:
+            flash(f"{contact.email} added to your contacts.", "success")
+            return redirect(url_for("contacts.index"))
+    return (render_template("contacts/new.html", errors=errors, fields=FIELDS,
+                            labels=FIELD_LABELS, form=request.form), 422 if errors else 200)
+
+
+@bp.route("/contacts/import", methods=["GET", "POST"])
+@login_required
+def upload():
+    """Choose a CSV file; it is checked in full and previewed before anything is imported."""
+    error = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if not upload or not upload.filename:
+            error = "Choose a CSV file to import."
+        else:
+            upload.stream.seek(0, 2)
+            too_big = upload.stream.tell() > MAX_BYTES
+            upload.stream.seek(0)
+            try:
+                if too_big:
+                    raise ImportRefused(f"This file is larger than {MAX_BYTES // 2**20} MB. Split "
+                                        f"it into files of at most {MAX_ROWS:,} rows.")
+                contact_import = preview_import(current_user.team_id, current_user,
+                                                upload.filename, upload.stream.read())
+                return redirect(url_for("contacts.import_status", import_id=contact_import.id))
+            except ImportRefused as refused:
+                error = str(refused)
+    return (render_template("contacts/import.html", error=error, max_rows=MAX_ROWS,
+                            max_mb=MAX_BYTES // 2**20), 422 if error else 200)
+
+
+def _import_page(contact_import):
+    return render("contacts/import_status.html", "contacts/_import.html", imp=contact_import,
+                  fields=FIELDS, labels=FIELD_LABELS, kept=BAD_ROWS_KEPT,
+                  sequences=Sequence.select(Sequence.id, Sequence.name)
+                  .where(Sequence.team == current_user.team_id).order_by(Sequence.name))
+
+
+@bp.route("/contacts/imports/<import_id>")
+@login_required
+def import_status(import_id):
+    """An import's preview, its progress, or its outcome."""
+    return _import_page(team_object_or_404(ContactImport, import_id))
+
+
+@bp.route("/contacts/imports/<import_id>/run", methods=["POST"])
+@login_required
+def run_import(import_id):
+    """Write the next chunk of good rows. The progress bar asks again until it is done."""
+    contact_import = import_next_chunk(team_object_or_404(ContactImport, import_id))
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("contacts.import_status", import_id=contact_import.id))
+    return _import_page(contact_import)
+
+
+@bp.route("/contacts/imports/<import_id>/cancel", methods=["POST"])
+@login_required
+def cancel_import(import_id):
+    """Drop a previewed import; nothing was imported."""
+    contact_import = team_object_or_404(ContactImport, import_id)
+    (ContactImport.update(status="cancelled", rows="")
+     .where((ContactImport.id == contact_import.id) & (ContactImport.status == "ready"))
+     .execute())
+    flash("Import cancelled; nothing was imported.", "info")
+    return redirect(url_for("contacts.index"))
+
+
+# ---- Enrolling ----------------------------------------------------------------------------------
+
+def _enroll_candidates(sequence, source):
+    contacts = Contact.search(current_user.team_id, request.values.get("q", ""))
+    if source:
+        contacts = contacts.where(Contact.source_import == source)
+    return contacts
+
+
+@bp.route("/sequences/<sequence_id>/enroll", methods=["GET", "POST"], endpoint="enroll")
+@login_required
+def enroll_contacts(sequence_id):
+    """Pick contacts (or all that match a search, or all of one import) to enroll."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    source = request.values.get("import", type=int)
+    contacts = _enroll_candidates(sequence, source)
+    if request.method == "POST":
+        if request.form.get("all") != "1":
+            ids = [int(i) for i in request.form.getlist("contact") if i.isdigit()]
+            contacts = Contact.select().where(Contact.id.in_(ids[:PER_PAGE * 4]))
+        added, already = enroll(sequence, contacts, current_user)
+        if added or already:
+            note = f" ({already:,} were in it already)" if already else ""
+            flash(f"{added:,} contact{'s' if added != 1 else ''} enrolled{note}.",
+                  "success" if added else "info")
+            return redirect(url_for("sequences.show", sequence_id=sequence.id))
+        flash("Choose the contacts to enroll.", "error")
+    shown = list(contacts.paginate(_page(), PER_PAGE))
+    enrolled = {cid for (cid,) in Enrollment.select(Enrollment.contact).where(
+        (Enrollment.sequence == sequence) & Enrollment.contact.in_([c.id for c in shown])).tuples()}
+    return render("contacts/enroll.html", "contacts/_enroll_table.html", sequence=sequence,
+                  q=request.values.get("q", "").strip(), source=source, current_page=_page(),
+                  per_page=PER_PAGE, total=contacts.count(), enrolled=enrolled, contacts=shown)

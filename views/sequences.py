@@ -1,11 +1,44 @@
-"""Sequences: the list with each sequence's toggle (built out in the Sequences issue)."""
+"""Sequences: the list with each sequence's toggle, a sequence's page, its steps and its log.
 
-from flask import Blueprint, redirect, url_for
-from flask_login import login_required
+Who may do what: everyone in the team sees, creates, edits, starts, pauses and enrolls
+contacts in all of the team's sequences, sending from any of the team's mailboxes (the
+mailboxes are the team's). Deleting a sequence is for the person who created it and for
+owners and admins. Another team's sequence, step or mailbox is a 404.
+"""
 
-from views.common import render
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+import clock
+from models.contacts import Contact
+from models.mailboxes import Mailbox
+from models.sequences import (
+    BLOCKED,
+    ENROLLMENT_STATUSES,
+    FIELDS,
+    PAUSED,
+    TIMEZONES,
+    WEEKDAYS,
+    Enrollment,
+    Sequence,
+    SequenceLog,
+    SequenceStep,
+    create_sequence,
+    default_timezone,
+    delete_sequence,
+    enrollment_counts,
+    minutes,
+    remove_step,
+    save_step,
+    settings_problems,
+    step_problems,
+    update_settings,
+)
+from views.common import render, safe_next, team_object_or_404
+from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
+PER_PAGE = 50
 
 
 @bp.route("/")
@@ -17,5 +50,227 @@ def home():
 @bp.route("/sequences")
 @login_required
 def index():
-    """The team's sequences."""
-    return render("sequences/index.html")
+    """The team's sequences, each with its toggle; live."""
+    if unchanged():
+        return "", 204
+    sequences = list(Sequence.of_team(current_user.team_id))
+    return render_live("sequences/index.html", "sequences/_list.html", sequences=sequences,
+                       counts=enrollment_counts([s.id for s in sequences]),
+                       has_mailboxes=Mailbox.live().where(
+                           Mailbox.team == current_user.team_id).exists())
+
+
+# ---- Settings ---------------------------------------------------------------------------------
+
+def _chosen_mailbox(current=None):
+    """The mailbox picked in the form: None if none; 404 for another team's. A removed one
+    is only accepted if the sequence already used it."""
+    value = request.form.get("mailbox", "")
+    if not value:
+        return None
+    mailbox = team_object_or_404(Mailbox, value)
+    if mailbox.deleted_at and mailbox != current:
+        return None
+    return mailbox
+
+
+def _settings_from_form(current_mailbox=None):
+    days = sorted({int(d) for d in request.form.getlist("days") if d in "0123456"})
+    values = dict(name=request.form.get("name", "").strip(),
+                  mailbox=_chosen_mailbox(current_mailbox),
+                  sender_name=request.form.get("sender_name", "").strip(),
+                  window_days=",".join(map(str, days)),
+                  window_start=minutes(request.form.get("window_start", "")),
+                  window_end=minutes(request.form.get("window_end", "")),
+                  timezone=request.form.get("timezone", ""))
+    errors = settings_problems(values["name"], values["mailbox"], values["sender_name"], days,
+                               values["window_start"], values["window_end"],
+                               values["timezone"])
+    return values, errors
+
+
+def _settings_context(sequence, errors=None, form=None):
+    mailboxes = list(Mailbox.live().where(Mailbox.team == current_user.team_id)
+                     .order_by(Mailbox.email))
+    if sequence.mailbox_id and sequence.mailbox not in mailboxes:
+        mailboxes.append(sequence.mailbox)  # its removed mailbox, shown as such
+    return dict(sequence=sequence, mailboxes=mailboxes, errors=errors or {}, form=form,
+                weekdays=WEEKDAYS, timezones=TIMEZONES)
+
+
+@bp.route("/sequences/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Name the sequence and choose its mailbox and sending window; steps come next."""
+    draft = Sequence(team=current_user.team_id, timezone=default_timezone(current_user.team_id))
+    if request.method == "POST":
+        values, errors = _settings_from_form()
+        if not errors:
+            sequence = create_sequence(current_user.team_id, current_user, **values)
+            flash("Sequence created. Write its first email, then start it.", "success")
+            return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+        return render("sequences/new.html", "sequences/_settings.html",
+                      **_settings_context(draft, errors, request.form)), 422
+    return render("sequences/new.html", "sequences/_settings.html", **_settings_context(draft))
+
+
+@bp.route("/sequences/<sequence_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(sequence_id):
+    """A sequence's settings and steps."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    if request.method == "POST":
+        values, errors = _settings_from_form(sequence.mailbox)
+        if errors:
+            return render("sequences/edit.html", "sequences/_settings.html",
+                          **_settings_context(sequence, errors, request.form),
+                          steps=sequence.steps_in_order()), 422
+        update_settings(sequence, current_user, **values)
+        flash("Settings saved.", "success")
+        return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+    return render("sequences/edit.html", **_settings_context(sequence),
+                  steps=sequence.steps_in_order(), fields=FIELDS)
+
+
+@bp.route("/sequences/<sequence_id>/delete", methods=["POST"])
+@login_required
+def delete(sequence_id):
+    """Delete a sequence with its steps, enrollments and log (creator, owners and admins)."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    if not (current_user.is_admin or sequence.created_by_id == current_user.id):
+        abort(403)
+    delete_sequence(sequence)
+    flash(f"Sequence “{sequence.name}” deleted.", "info")
+    return redirect(url_for("sequences.index"))
+
+
+# ---- Steps ------------------------------------------------------------------------------------
+
+def _step_values():
+    def number(name):
+        value = request.form.get(name, "0").strip() or "0"
+        return int(value) if value.isdigit() else None
+
+    return dict(subject=request.form.get("subject", "").strip(" \t"),
+                body=request.form.get("body", ""),
+                delay_days=number("delay_days"), delay_hours=number("delay_hours"))
+
+
+def _steps_section(sequence, status=200, **context):
+    context.setdefault("new_errors", {})
+    return render("sequences/edit.html", "sequences/_steps.html", **_settings_context(sequence),
+                  steps=sequence.steps_in_order(), fields=FIELDS, **context), status
+
+
+@bp.route("/sequences/<sequence_id>/steps", methods=["POST"])
+@login_required
+def add_step(sequence_id):
+    """Add an email at the end of the sequence."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    values = _step_values()
+    errors = step_problems(**values, first=not sequence.steps.count())
+    if errors:
+        return _steps_section(sequence, 422, new_errors=errors, new_form=request.form)
+    save_step(sequence, current_user, **values)
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+    return _steps_section(sequence)
+
+
+def _team_step(sequence, step_id):
+    step = SequenceStep.get_or_none((SequenceStep.id == step_id)
+                                    & (SequenceStep.sequence == sequence))
+    if step is None:
+        abort(404)
+    return step
+
+
+@bp.route("/sequences/<sequence_id>/steps/<int:step_id>", methods=["POST"])
+@login_required
+def update_step(sequence_id, step_id):
+    """Save one step; only its card is re-rendered, so other unsaved edits stay."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    step = _team_step(sequence, step_id)
+    values = _step_values()
+    errors = step_problems(**values, first=step.position == 0)
+    if not errors:
+        save_step(sequence, current_user, step, **values)
+        if not request.headers.get("HX-Request"):
+            flash(f"Step {step.position + 1} saved.", "success")
+            return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+    return render("sequences/edit.html", "sequences/_step.html", **_settings_context(sequence),
+                  steps=sequence.steps_in_order(), step=step, step_errors=errors,
+                  step_form=request.form if errors else None, saved=not errors,
+                  fields=FIELDS), 422 if errors else 200
+
+
+@bp.route("/sequences/<sequence_id>/steps/<int:step_id>/delete", methods=["POST"])
+@login_required
+def delete_step(sequence_id, step_id):
+    """Remove a step; the later ones move up."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    problem = remove_step(sequence, current_user, _team_step(sequence, step_id))
+    if not problem and not request.headers.get("HX-Request"):
+        return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+    return _steps_section(sequence, 422 if problem else 200, steps_problem=problem)
+
+
+# ---- The toggle, the sequence's page, its log ------------------------------------------------
+
+@bp.route("/sequences/<sequence_id>/toggle", methods=["POST"])
+@login_required
+def toggle(sequence_id):
+    """Pause an active sequence or start a paused one. A blocked one is not started: the
+    answer explains what blocks it and where to fix it."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    state, problem = sequence.state, None
+    if request.form.get("action") == "pause" or state not in (PAUSED, BLOCKED):
+        sequence.pause(current_user)
+    elif state == PAUSED:
+        problem = sequence.resume(current_user)
+    sequence = Sequence.get_by_id(sequence.id)
+    explain = state == BLOCKED and request.form.get("action") != "pause"
+    if not request.headers.get("HX-Request"):
+        if problem or explain:
+            flash(problem or f"Blocked: {sequence.mailbox_problem}.", "error")
+        return redirect(safe_next(request.form.get("next"),
+                                  url_for("sequences.show", sequence_id=sequence.id)))
+    return render_template("sequences/_toggle.html", sequence=sequence, explain=explain,
+                           refusal=problem)
+
+
+@bp.route("/sequences/<sequence_id>")
+@login_required
+def show(sequence_id):
+    """A sequence: its toggle, mailbox, steps at a glance, and its contacts' status; live."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    if unchanged():
+        return "", 204
+    status = request.args.get("status", "")
+    page = max(1, request.args.get("page", 1, type=int))
+    enrollments = (Enrollment.select(Enrollment, Contact).join(Contact)
+                   .where(Enrollment.sequence == sequence)
+                   .order_by(Enrollment.created_at.desc(), Enrollment.id.desc()))
+    if status in ENROLLMENT_STATUSES:
+        enrollments = enrollments.where(Enrollment.status == status)
+    return render_live("sequences/show.html", "sequences/_overview.html", sequence=sequence,
+                       steps=list(sequence.steps_in_order()), status=status, current_page=page,
+                       counts=enrollment_counts([sequence.id])[sequence.id],
+                       enrollments=list(enrollments.paginate(page, PER_PAGE)),
+                       per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES, now=clock.now())
+
+
+@bp.route("/sequences/<sequence_id>/log")
+@login_required
+def log(sequence_id):
+    """Everything that happened to the sequence, newest first; live."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    if unchanged():
+        return "", 204
+    before = request.args.get("before", type=int)
+    entries = sequence.log.order_by(SequenceLog.id.desc())
+    if before:
+        entries = entries.where(SequenceLog.id < before)
+    entries = list(entries.limit(PER_PAGE + 1))
+    return render_live("sequences/log.html", "sequences/_log.html", sequence=sequence,
+                       entries=entries[:PER_PAGE], more=len(entries) > PER_PAGE, before=before)

@@ -1,0 +1,305 @@
+"""Contacts: the people sequences write to, added one by one or imported from a CSV file.
+
+An import is read and checked in full first (the preview: good rows, bad rows and why), then
+written in chunks that each commit on their own, so a large file shows progress and an
+interrupted import continues where it stopped. A file that cannot be read imports nothing.
+"""
+
+import csv
+import io
+import json
+import re
+
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+import clock
+from models.accounts import Team, User, normalize_email
+from models.base import Timestamped, db
+
+FIELDS = ("email", "first_name", "last_name", "company", "title")
+FIELD_LABELS = {"email": "Email", "first_name": "First name", "last_name": "Last name",
+                "company": "Company", "title": "Title"}
+MAX_FIELD = 200
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 50_000
+CHUNK = 2_000
+BAD_ROWS_KEPT = 500  # bad rows listed in the preview; the count covers all of them
+
+# Column names people's spreadsheets use, folded to lower case without spaces or _ or -.
+_ALIASES = {
+    "email": "email", "emailaddress": "email", "mail": "email", "e-mail": "email",
+    "firstname": "first_name", "givenname": "first_name", "first": "first_name",
+    "lastname": "last_name", "surname": "last_name", "familyname": "last_name",
+    "last": "last_name",
+    "company": "company", "companyname": "company", "organization": "company",
+    "organisation": "company", "account": "company",
+    "title": "title", "jobtitle": "title", "position": "title", "role": "title",
+}
+_EMAIL = re.compile(r"[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_chars(text: str) -> bool:
+    """Line breaks and other control characters: never allowed in a one-line value."""
+    return bool(_CONTROL.search(text or ""))
+
+
+def email_problem(email: str) -> str | None:
+    """Why `email` (already normalized) is not a deliverable address; None if it looks fine."""
+    if not email:
+        return "no email address"
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        return "not a valid email address"
+    local, domain = email.rsplit("@", 1)
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "not a valid email address"
+    labels = domain.split(".")
+    if (len(local) > 64 or local.startswith(".") or local.endswith(".") or ".." in local
+            or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()):
+        return "not a valid email address"
+    return None
+
+
+class ContactImport(Timestamped):
+    """One CSV file: its preview, then its progress as the good rows are written."""
+
+    team = ForeignKeyField(Team, backref="contact_imports", on_delete="CASCADE")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    filename = CharField(default="")
+    status = CharField(default="ready")  # ready → importing → done; or cancelled
+    total_rows = IntegerField(default=0)
+    good_count = IntegerField(default=0)
+    bad_count = IntegerField(default=0)
+    done_rows = IntegerField(default=0)   # good rows written so far
+    imported = IntegerField(default=0)    # new contacts, known when done
+    rows = TextField(default="")          # JSON: the good rows, emptied once done
+    bad_rows = TextField(default="[]")    # JSON: the first BAD_ROWS_KEPT bad rows, with why
+    ignored_columns = TextField(default="[]")
+    finished_at = DateTimeField(null=True)
+
+    @property
+    def bad(self) -> list[dict]:
+        return json.loads(self.bad_rows or "[]")
+
+    @property
+    def ignored(self) -> list[str]:
+        return json.loads(self.ignored_columns or "[]")
+
+    @property
+    def sample(self) -> list[dict]:
+        return [dict(zip(FIELDS, row, strict=True)) for row in
+                json.loads(self.rows or "[]")[:5]]
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.good_count else self.done_rows * 100 // self.good_count
+
+
+class Contact(Timestamped):
+    team = ForeignKeyField(Team, backref="contacts", on_delete="CASCADE")
+    email = CharField()
+    first_name = CharField(default="")
+    last_name = CharField(default="")
+    company = CharField(default="")
+    title = CharField(default="")
+    source_import = ForeignKeyField(ContactImport, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("team", "email"), True),)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @classmethod
+    def search(cls, team_id, text=""):
+        query = cls.select().where(cls.team == team_id)
+        text = (text or "").strip()
+        if text:
+            like = f"%{text}%"
+            query = query.where(cls.email.ilike(like) | cls.first_name.ilike(like)
+                                | cls.last_name.ilike(like) | cls.company.ilike(like))
+        return query.order_by(cls.created_at.desc(), cls.id.desc())
+
+
+def clean_fields(values: dict) -> tuple[dict, dict]:
+    """Normalize a contact's fields; returns (fields, problems by field)."""
+    fields = {f: (values.get(f) or "").strip() for f in FIELDS}
+    fields["email"] = normalize_email(fields["email"])
+    problems = {}
+    for f in FIELDS:
+        if has_control_chars(fields[f]):
+            problems[f] = f"line break or control character in {f}"
+        elif len(fields[f]) > MAX_FIELD:
+            problems[f] = f"{f} is longer than {MAX_FIELD} characters"
+    if "email" not in problems:
+        problem = email_problem(fields["email"])
+        if problem:
+            problems["email"] = problem
+    return fields, problems
+
+
+def add_contact(team_id, values: dict) -> tuple[Contact | None, dict]:
+    """Add one contact; returns (contact, {}) or (None, problems by field)."""
+    fields, problems = clean_fields(values)
+    if not problems and Contact.get_or_none((Contact.team == team_id)
+                                            & (Contact.email == fields["email"])):
+        problems["email"] = "already in your contacts"
+    if problems:
+        return None, problems
+    return Contact.create(team=team_id, **fields), {}
+
+
+# ---- CSV import -------------------------------------------------------------------------------
+
+class ImportRefused(ValueError):
+    """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise ImportRefused("This file is empty.")
+    if b"\x00" in data[:4096] or data[:2] == b"PK":
+        raise ImportRefused("This is not a CSV text file (a spreadsheet, perhaps). "
+                            "Save it as “CSV UTF-8” and import that.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ImportRefused(f"This file is not UTF-8 text (line {line:,} has a character "
+                            "that is not). Save it as “CSV UTF-8” and import it again.") from e
+
+
+def _header(cells: list[str]) -> tuple[list[str | None], list[str]]:
+    """The field each column holds (None for columns we ignore), and the ignored names."""
+    fields, ignored = [], []
+    for cell in cells:
+        key = re.sub(r"[\s_\-.]+", "", cell.strip().lower())
+        field = _ALIASES.get(key)
+        if field and field in fields:
+            raise ImportRefused(f"The column “{cell.strip()}” appears twice in the header.")
+        fields.append(field)
+        if not field and cell.strip():
+            ignored.append(cell.strip())
+    if "email" not in fields:
+        if any("@" in cell for cell in cells):
+            raise ImportRefused("The first line holds a contact, not column names. Add a "
+                                "first line naming the columns: email,first_name,last_name,"
+                                "company,title.")
+        raise ImportRefused("No email column. The first line must name the columns, one of "
+                            "them email (the others can be first_name, last_name, company, "
+                            "title).")
+    return fields, ignored
+
+
+def _reader(text: str):
+    try:
+        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return csv.reader(io.StringIO(text, newline=""), dialect)
+
+
+def read_csv(data: bytes) -> tuple[list[str], list[dict], list[dict], list[str]]:
+    """Check a whole file: (good rows in FIELDS order, bad rows, …, ignored columns).
+
+    Returns (good, bad, good_lines, ignored); raises ImportRefused for a file that cannot be
+    imported at all. Duplicates against the team's contacts are checked by preview_import().
+    """
+    if len(data) > MAX_BYTES:
+        raise ImportRefused(f"This file is larger than {MAX_BYTES // 1024 // 1024} MB. "
+                            f"Split it into files of at most {MAX_ROWS:,} rows.")
+    reader = _reader(_decode(data))
+    good, bad, lines, seen = [], [], [], {}
+    try:
+        header = next((row for row in reader if any(c.strip() for c in row)), None)
+        if header is None:
+            raise ImportRefused("This file is empty.")
+        columns, ignored = _header(header)
+        for row in reader:
+            if not any(c.strip() for c in row):
+                continue
+            if len(good) + len(bad) >= MAX_ROWS:
+                raise ImportRefused(f"This file has more than {MAX_ROWS:,} rows. Split it "
+                                    f"into files of at most {MAX_ROWS:,} rows each.")
+            line = reader.line_num
+            values = {f: row[i] for i, f in enumerate(columns) if f and i < len(row)}
+            missing = [f for i, f in enumerate(columns) if f and i >= len(row)]
+            fields, problems = clean_fields(values)
+            if missing:
+                reason = "missing column: " + ", ".join(missing)
+            elif any(c.strip() for c in row[len(columns):]):
+                reason = f"{len(row)} values for {len(columns)} columns"
+            elif problems:
+                reason = problems.get("email") or next(iter(problems.values()))
+            elif fields["email"] in seen:
+                reason = f"duplicate of line {seen[fields['email']]:,}"
+            else:
+                seen[fields["email"]] = line
+                good.append([fields[f] for f in FIELDS])
+                lines.append(line)
+                continue
+            bad.append({"line": line, "email": (values.get("email") or "").strip()[:80],
+                        "reason": reason})
+    except csv.Error as e:
+        raise ImportRefused(f"Line {reader.line_num:,} cannot be read as CSV ({e}). "
+                            "Check its quotes.") from e
+    if not good and not bad:
+        raise ImportRefused("This file has no contacts below its header line.")
+    return good, bad, lines, ignored
+
+
+def preview_import(team_id, user, filename: str, data: bytes) -> ContactImport:
+    """Check the file and keep its preview; nothing is imported yet."""
+    good, bad, lines, ignored = read_csv(data)
+    existing = set()
+    emails = [row[0] for row in good]
+    for start in range(0, len(emails), 500):
+        existing |= {e for (e,) in Contact.select(Contact.email).where(
+            (Contact.team == team_id) & Contact.email.in_(emails[start:start + 500])).tuples()}
+    if existing:
+        bad += [{"line": line, "email": row[0], "reason": "already in your contacts"}
+                for row, line in zip(good, lines, strict=True) if row[0] in existing]
+        bad.sort(key=lambda b: b["line"])
+        good = [row for row in good if row[0] not in existing]
+    return ContactImport.create(
+        team=team_id, created_by=user, filename=(filename or "")[:200],
+        total_rows=len(good) + len(bad), good_count=len(good), bad_count=len(bad),
+        rows=json.dumps(good, separators=(",", ":")), bad_rows=json.dumps(bad[:BAD_ROWS_KEPT]),
+        ignored_columns=json.dumps(ignored), status="ready" if good else "done")
+
+
+def import_next_chunk(contact_import: ContactImport) -> ContactImport:
+    """Write the next CHUNK good rows in one transaction and return the import, reloaded.
+
+    Claiming the chunk is a compare-and-set on done_rows, so two tabs (or a retried request)
+    never write it twice; a contact added meanwhile is skipped, not doubled.
+    """
+    start = contact_import.done_rows
+    if contact_import.status in ("ready", "importing") and start < contact_import.good_count:
+        chunk = json.loads(contact_import.rows)[start:start + CHUNK]
+        with db.atomic():
+            claimed = (ContactImport.update(done_rows=start + len(chunk), status="importing")
+                       .where((ContactImport.id == contact_import.id)
+                              & (ContactImport.done_rows == start)
+                              & ContactImport.status.in_(("ready", "importing")))
+                       .execute())
+            if claimed:
+                now = clock.now()
+                rows = [dict(zip(FIELDS, row, strict=True), team=contact_import.team_id,
+                             source_import=contact_import.id, created_at=now) for row in chunk]
+                for i in range(0, len(rows), 500):
+                    Contact.insert_many(rows[i:i + 500]).on_conflict_ignore().execute()
+                if start + len(chunk) >= contact_import.good_count:
+                    _finish(contact_import.id)
+    return ContactImport.get_by_id(contact_import.id)
+
+
+def _finish(import_id) -> None:
+    imported = Contact.select().where(Contact.source_import == import_id).count()
+    (ContactImport.update(status="done", imported=imported, rows="", finished_at=clock.now())
+     .where(ContactImport.id == import_id).execute())

@@ -1,0 +1,489 @@
+"""Sequences: steps sent from a team mailbox to enrolled contacts, the toggle and the log.
+
+The toggle's state is derived, never stored: `paused` when a person paused the sequence, else
+`blocked` while its mailbox blocks sending (reconnect required, disabled or removed), else
+`active`. So a mailbox coming back unblocks by itself, and never undoes a person's Pause.
+"""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    fn,
+)
+
+import clock
+from models import changes
+from models.accounts import Team, User
+from models.base import BaseModel, Timestamped, db
+from models.contacts import Contact, has_control_chars
+from models.mailboxes import DISABLED, RECONNECT_REQUIRED, Mailbox
+
+ACTIVE, PAUSED, BLOCKED = "active", "paused", "blocked"
+STATE_LABELS = {ACTIVE: "Active", PAUSED: "Paused", BLOCKED: "Blocked"}
+REMOVED = "deleted"  # the status log_mailbox_transition() is given for a deleted mailbox
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
+MAX_NAME, MAX_SUBJECT, MAX_BODY, MAX_DELAY_DAYS = 120, 250, 20_000, 365
+
+
+class Sequence(Timestamped):
+    team = ForeignKeyField(Team, backref="sequences", on_delete="CASCADE")
+    name = CharField()
+    # Mailboxes are soft-deleted, so this stays valid; re-adding the address re-attaches it.
+    mailbox = ForeignKeyField(Mailbox, backref="sequences")
+    sender_name = CharField(default="")  # "" sends with the mailbox's own display name
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    paused = BooleanField(default=True)  # new sequences wait until a person starts them
+    paused_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    paused_at = DateTimeField(null=True)
+    # The sending window: weekdays (0 = Monday) and minutes after midnight, local to `timezone`.
+    window_days = CharField(default="0,1,2,3,4")
+    window_start = IntegerField(default=9 * 60)
+    window_end = IntegerField(default=17 * 60)
+    timezone = CharField(default="UTC")
+
+    @property
+    def state(self) -> str:
+        if self.paused:
+            return PAUSED
+        return BLOCKED if self.mailbox.blocks_sequences else ACTIVE
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def mailbox_problem(self) -> str:
+        """Why the mailbox stops sending, in plain words ("" when it does not)."""
+        return mailbox_problem(self.mailbox)
+
+    @property
+    def unblock_hint(self) -> str:
+        """What unblocks it, for the orange toggle's explanation."""
+        mailbox = self.mailbox
+        if mailbox.deleted_at:
+            return "Add the mailbox back, or choose another one for this sequence"
+        if mailbox.status == DISABLED:
+            return "It starts again by itself once the mailbox is enabled"
+        return "It starts again by itself once the mailbox is reconnected"
+
+    def local_time(self, moment: datetime | None) -> str:
+        """A stored (naive UTC) time as the sequence's time zone shows it."""
+        if moment is None:
+            return ""
+        local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(self.timezone))
+        return f"{local:%b} {local.day}, {local:%H:%M}"
+
+    @property
+    def days(self) -> list[int]:
+        return [int(d) for d in self.window_days.split(",") if d.strip().isdigit()]
+
+    @property
+    def window_text(self) -> str:
+        days = self.days
+        names = ("Mon–Fri" if days == [0, 1, 2, 3, 4] else "Every day" if len(days) == 7
+                 else ", ".join(WEEKDAYS[d] for d in days))
+        return f"{names}, {_hhmm(self.window_start)}–{_hhmm(self.window_end)} ({self.timezone})"
+
+    def next_send_time(self, after: datetime) -> datetime | None:
+        """The earliest time (naive UTC) at or after `after` inside the sending window."""
+        tz, days = ZoneInfo(self.timezone), set(self.days)
+        local = after.replace(tzinfo=UTC).astimezone(tz)
+        for offset in range(8):
+            date = (local + timedelta(days=offset)).date()
+            if date.weekday() not in days:
+                continue
+            midnight = datetime(date.year, date.month, date.day, tzinfo=tz)
+            start = midnight + timedelta(minutes=self.window_start)
+            end = midnight + timedelta(minutes=self.window_end)
+            candidate = max(local, start)
+            if candidate < end:
+                return max(candidate.astimezone(UTC).replace(tzinfo=None), after)
+        return None
+
+    @classmethod
+    def of_team(cls, team_id):
+        """The team's sequences with their mailbox, newest first (one query)."""
+        return (cls.select(cls, Mailbox).join(Mailbox).where(cls.team == team_id)
+                .order_by(cls.created_at.desc(), cls.id.desc()))
+
+    @classmethod
+    def using_mailbox(cls, mailbox):
+        """Sequences that send from `mailbox` — e.g. for the delete confirmation."""
+        return cls.select().where(cls.mailbox == mailbox).order_by(cls.name)
+
+    def steps_in_order(self):
+        return self.steps.order_by(SequenceStep.position)
+
+    def pause(self, user) -> bool:
+        """A person pauses it; False if it was paused already (nothing written)."""
+        with db.atomic():
+            done = (Sequence.update(paused=True, paused_by=user, paused_at=clock.now())
+                    .where((Sequence.id == self.id) & (Sequence.paused == False))  # noqa: E712
+                    .execute())
+            if done:
+                write_log(self, "paused", f"Paused by {user.display_name}")
+                changes.bump(self.team_id)
+        return bool(done)
+
+    def resume(self, user) -> str | None:
+        """A person starts it again; returns why not, or None. A blocked mailbox still keeps
+        it from sending (the toggle turns orange) until the mailbox is back."""
+        if not self.steps.count():
+            return "Add a step before starting this sequence."
+        with db.atomic():
+            done = (Sequence.update(paused=False, paused_by=None, paused_at=None)
+                    .where((Sequence.id == self.id) & (Sequence.paused == True))  # noqa: E712
+                    .execute())
+            if done:
+                note = f" — waiting for {self.mailbox_problem}" if self.mailbox_problem else ""
+                write_log(self, "resumed", f"Started by {user.display_name}{note}")
+                changes.bump(self.team_id)
+        return None
+
+
+class SequenceStep(BaseModel):
+    sequence = ForeignKeyField(Sequence, backref="steps", on_delete="CASCADE")
+    position = IntegerField(index=True)  # 0-based; an enrollment's step_index points here
+    subject = CharField(max_length=MAX_SUBJECT, default="")  # "" after step 1: same thread
+    body = TextField()
+    delay_days = IntegerField(default=0)   # wait after the previous step (after enrolling,
+    delay_hours = IntegerField(default=0)  # for the first one)
+
+    @property
+    def delay(self) -> timedelta:
+        return timedelta(days=self.delay_days, hours=self.delay_hours)
+
+    @property
+    def delay_text(self) -> str:
+        parts = [f"{n} {unit}{'s' if n != 1 else ''}"
+                 for n, unit in ((self.delay_days, "day"), (self.delay_hours, "hour")) if n]
+        return " ".join(parts) or "no wait"
+
+
+# Where a contact stands in a sequence. Sending (next issue) moves them along.
+ENROLLMENT_STATUSES = ("active", "finished", "replied", "bounced", "unsubscribed")
+
+
+class Enrollment(Timestamped):
+    sequence = ForeignKeyField(Sequence, backref="enrollments", on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, backref="enrollments", on_delete="CASCADE")
+    status = CharField(default="active")
+    step_index = IntegerField(default=0)         # the next step to send (0-based position)
+    next_due_at = DateTimeField(null=True)       # naive UTC; before the sending window applies
+    status_changed_at = DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = ((("sequence", "contact"), True), (("status", "next_due_at"), False))
+
+
+class SequenceLog(BaseModel):
+    sequence = ForeignKeyField(Sequence, backref="log", on_delete="CASCADE")
+    created_at = DateTimeField(default=clock.now)
+    kind = CharField()     # created, edited, paused, resumed, enrolled, mailbox_blocked, …
+    message = TextField()
+    contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
+    details = TextField(default="")  # JSON, for the machine; the message is for people
+
+    class Meta:
+        indexes = ((("sequence", "id"), False),)
+
+
+def write_log(sequence, kind, message, contact=None, details=None):
+    """One line of the sequence log. Call inside the change's transaction, then bump."""
+    return SequenceLog.create(sequence=sequence, kind=kind, message=message, contact=contact,
+                              details=json.dumps(details) if details else "")
+
+
+# ---- The mailbox's transitions, as the sequences see them -----------------------------------
+
+def mailbox_problem(mailbox) -> str:
+    if mailbox.deleted_at:
+        return f"{mailbox.email} was removed"
+    if mailbox.status == RECONNECT_REQUIRED:
+        cause = f" ({mailbox.status_cause})" if mailbox.status_cause else ""
+        return f"{mailbox.email} needs reconnecting{cause}"
+    if mailbox.status == DISABLED:
+        return f"{mailbox.email} is disabled"
+    return ""
+
+
+def _blocking(status: str) -> bool:
+    return status in (RECONNECT_REQUIRED, DISABLED, REMOVED)
+
+
+def _what_happened(email, old, new, cause) -> str:
+    if new == RECONNECT_REQUIRED:
+        return f"Mailbox {email} needs reconnecting" + (f" ({cause})" if cause else "")
+    if new == DISABLED:
+        return f"Mailbox {email} disabled"
+    if new == REMOVED:
+        return f"Mailbox {email} removed"
+    return {RECONNECT_REQUIRED: f"Mailbox {email} reconnected",
+            DISABLED: f"Mailbox {email} enabled again",
+            REMOVED: f"Mailbox {email} added back"}[old]
+
+
+def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=None) -> int:
+    """Write one log entry to every sequence sending from `mailbox` for a transition that
+    blocks or unblocks them; returns how many were written (0 for e.g. connected → degraded).
+
+    Statuses are Mailbox statuses, or REMOVED ("deleted") for a deleted mailbox (new) or a
+    re-added one (old). `cause` is the plain-words reason; `waiting` maps a sequence id to the
+    number of emails waiting to be sent once it is unblocked. The caller calls this exactly
+    once per transition; the toggle itself follows the mailbox by derivation.
+    """
+    if _blocking(old_status) == _blocking(new_status) and (
+            not _blocking(new_status) or old_status == new_status):
+        return 0
+    what = _what_happened(mailbox.email, old_status, new_status, cause)
+    kind = ("mailbox_blocked" if not _blocking(old_status) else
+            "mailbox_unblocked" if not _blocking(new_status) else "mailbox_changed")
+    details = {"mailbox": mailbox.id, "from": old_status, "to": new_status, "cause": cause}
+    written = 0
+    with db.atomic():
+        for sequence in Sequence.select().where(Sequence.mailbox == mailbox.id):
+            if sequence.paused:
+                outcome = "sequence stays paused"
+            elif kind == "mailbox_blocked":
+                outcome = "sequence blocked"
+            elif kind == "mailbox_changed":
+                outcome = "sequence stays blocked"
+            else:
+                count = (waiting or {}).get(sequence.id, 0)
+                outcome = "sequence unblocked" + (
+                    f", {count} waiting email{'s' if count != 1 else ''} will be sent"
+                    if count else "")
+            write_log(sequence, kind if not sequence.paused else "mailbox_changed",
+                      f"{what} — {outcome}", details=details)
+            written += 1
+        if written:
+            changes.bump(mailbox.team_id)
+    return written
+
+
+# ---- Steps' templates ------------------------------------------------------------------------
+
+# The fields a subject or body may use, as {{first_name}} or {{first_name|there}} (a fallback
+# for contacts without one).
+FIELDS = ("first_name", "last_name", "email", "company", "title")
+_FIELD = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}")
+
+
+def template_problem(text: str) -> str | None:
+    """Why a subject or body template cannot be saved, naming the field; None if fine."""
+    for match in _FIELD.finditer(text):
+        if match.group(1) not in FIELDS:
+            return (f"Unknown field {{{{{match.group(1)}}}}}. "
+                    f"Use one of: {', '.join('{{' + f + '}}' for f in FIELDS)}.")
+    rest = _FIELD.sub("", text)
+    if "{{" in rest or "}}" in rest:
+        return "A field is not closed. Write fields like {{first_name}}."
+    return None
+
+
+def render_template_text(text: str, contact) -> str:
+    """Fill a template's fields from a contact (the sending issue calls this)."""
+    def value(match):
+        found = getattr(contact, match.group(1), "") or ""
+        return found or (match.group(2) or "").strip()
+
+    return _FIELD.sub(value, text)
+
+
+def render_subject(text: str, contact) -> str:
+    """A subject is one header line: never let a line break through (header injection)."""
+    return re.sub(r"[\r\n]+", " ", render_template_text(text, contact))
+
+
+def step_problems(subject, body, delay_days, delay_hours, first: bool) -> dict:
+    errors = {}
+    if has_control_chars(subject):
+        errors["subject"] = "The subject must be a single line, without line breaks."
+    elif first and not subject.strip():
+        errors["subject"] = "The first email needs a subject."
+    elif len(subject) > MAX_SUBJECT:
+        errors["subject"] = f"Keep the subject under {MAX_SUBJECT} characters."
+    else:
+        problem = template_problem(subject)
+        if problem:
+            errors["subject"] = problem
+    if not body.strip():
+        errors["body"] = "Write the email's text."
+    elif len(body) > MAX_BODY:
+        errors["body"] = f"Keep the email under {MAX_BODY:,} characters."
+    elif template_problem(body):
+        errors["body"] = template_problem(body)
+    if delay_days is None or not 0 <= delay_days <= MAX_DELAY_DAYS:
+        errors["delay"] = f"Wait between 0 and {MAX_DELAY_DAYS} days."
+    elif delay_hours is None or not 0 <= delay_hours <= 23:
+        errors["delay"] = "Hours go from 0 to 23."
+    return errors
+
+
+# ---- Settings: name, mailbox, window ---------------------------------------------------------
+
+def settings_problems(name, mailbox, sender_name, days, start, end, timezone) -> dict:
+    """What is wrong with a sequence's settings, per field, in the user's words."""
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Give the sequence a name."
+    elif len(name) > MAX_NAME or has_control_chars(name):
+        errors["name"] = f"Use one line of at most {MAX_NAME} characters."
+    if mailbox is None:
+        errors["mailbox"] = "Choose the mailbox this sequence sends from."
+    if has_control_chars(sender_name):
+        errors["sender_name"] = "The sender name must be one line, without line breaks."
+    elif len(sender_name) > 100 or any(c in sender_name for c in '<>"'):
+        errors["sender_name"] = "Use a plain name of at most 100 characters, without < > \"."
+    if not days:
+        errors["window"] = "Choose at least one day to send on."
+    elif start is None or end is None:
+        errors["window"] = "Give the hours to send between, like 09:00 and 17:00."
+    elif end <= start:
+        errors["window"] = "The window must end after it starts."
+    try:
+        ZoneInfo(timezone)
+        if timezone not in TIMEZONES:
+            raise ZoneInfoNotFoundError(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = "Choose a time zone from the list."
+    return errors
+
+
+def minutes(value: str) -> int | None:
+    """'09:30' → 570; None when it is not a time of day."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value or "")
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def _hhmm(total: int) -> str:
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def default_timezone(team_id) -> str:
+    """The time zone of the team's latest sequence: most teams work in one."""
+    row = (Sequence.select(Sequence.timezone).where(Sequence.team == team_id)
+           .order_by(Sequence.id.desc()).first())
+    return row.timezone if row else "UTC"
+
+
+def enrollment_counts(sequence_ids) -> dict:
+    """{sequence_id: {status: count}} in one query."""
+    counts = {sid: dict.fromkeys(ENROLLMENT_STATUSES, 0) for sid in sequence_ids}
+    if not counts:
+        return counts
+    rows = (Enrollment.select(Enrollment.sequence, Enrollment.status, fn.COUNT(Enrollment.id))
+            .where(Enrollment.sequence.in_(list(counts)))
+            .group_by(Enrollment.sequence, Enrollment.status).tuples())
+    for sequence_id, status, count in rows:
+        counts[sequence_id][status] = count
+    return counts
+
+
+# ---- What people do to a sequence ------------------------------------------------------------
+
+def create_sequence(team_id, user, **settings) -> Sequence:
+    """A new sequence, paused until a person starts it (its steps are written first)."""
+    with db.atomic():
+        sequence = Sequence.create(team=team_id, created_by=user, paused=True, paused_by=user,
+                                   paused_at=clock.now(), **settings)
+        write_log(sequence, "created", f"Created by {user.display_name}, paused until started")
+        changes.bump(team_id)
+    return sequence
+
+
+def update_settings(sequence, user, **settings) -> None:
+    """Save changed settings; a new sending mailbox is logged by name."""
+    changed = [k for k, v in settings.items() if getattr(sequence, k) != v]
+    if not changed:
+        return
+    old_mailbox = sequence.mailbox
+    for key in changed:
+        setattr(sequence, key, settings[key])
+    with db.atomic():
+        sequence.save(only=[getattr(Sequence, k) for k in changed])
+        if "mailbox" in changed:
+            write_log(sequence, "edited", f"Sending mailbox changed from {old_mailbox.email} to "
+                                          f"{sequence.mailbox.email} by {user.display_name}")
+        if set(changed) - {"mailbox"}:
+            write_log(sequence, "edited", f"Settings changed by {user.display_name}")
+        changes.bump(sequence.team_id)
+
+
+def save_step(sequence, user, step=None, **values) -> SequenceStep:
+    """Add a step at the end, or change `step`."""
+    with db.atomic():
+        if step is None:
+            step = SequenceStep.create(sequence=sequence, position=sequence.steps.count(),
+                                       **values)
+            verb = "added"
+        else:
+            for key, value in values.items():
+                setattr(step, key, value)
+            step.save()
+            verb = "changed"
+        write_log(sequence, "edited", f"Step {step.position + 1} {verb} by {user.display_name}")
+        changes.bump(sequence.team_id)
+    return step
+
+
+def remove_step(sequence, user, step) -> str | None:
+    """Remove a step; later steps move up, and so do contacts waiting for them. Returns why
+    not, or None."""
+    if sequence.state != PAUSED and sequence.steps.count() == 1:
+        return "Pause the sequence before removing its only step."
+    with db.atomic():
+        step.delete_instance()
+        (SequenceStep.update(position=SequenceStep.position - 1)
+         .where((SequenceStep.sequence == sequence) & (SequenceStep.position > step.position))
+         .execute())
+        (Enrollment.update(step_index=Enrollment.step_index - 1)
+         .where((Enrollment.sequence == sequence) & (Enrollment.step_index > step.position))
+         .execute())
+        write_log(sequence, "edited", f"Step {step.position + 1} removed by {user.display_name}")
+        changes.bump(sequence.team_id)
+    return None
+
+
+def enroll(sequence, contacts, user) -> tuple[int, int]:
+    """Enroll the team's contacts among `contacts` (a Contact query); returns (enrolled, were
+    in it already). Their first email is due after the first step's delay; the sending window
+    applies on top."""
+    chosen = contacts.select(Contact.id).where(Contact.team == sequence.team_id)
+    ids = {cid for (cid,) in chosen.tuples()}
+    already = {cid for (cid,) in Enrollment.select(Enrollment.contact).where(
+        Enrollment.sequence == sequence).tuples()} & ids
+    new = sorted(ids - already)
+    if not new:
+        return 0, len(already)
+    first = sequence.steps_in_order().first()
+    now = clock.now()
+    due = now + (first.delay if first else timedelta(0))
+    rows = [{"sequence": sequence.id, "contact": cid, "status": "active", "step_index": 0,
+             "next_due_at": due, "created_at": now, "status_changed_at": now} for cid in new]
+    with db.atomic():
+        for start in range(0, len(rows), 500):
+            Enrollment.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
+        who = "1 contact" if len(new) == 1 else f"{len(new):,} contacts"
+        write_log(sequence, "enrolled", f"{who} enrolled by {user.display_name}")
+        changes.bump(sequence.team_id)
+    return len(new), len(already)
+
+
+def delete_sequence(sequence) -> None:
+    with db.atomic():
+        sequence.delete_instance(recursive=False)
+        changes.bump(sequence.team_id)
