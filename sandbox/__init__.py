@@ -1,0 +1,5 @@
+"""A local stand-in for Google and Microsoft: an OAuth/OIDC server, Dovecot and a smarthost.
+
+Run it with ``python -m sandbox``; drive it with :mod:`sandbox.control`. Tether's product code
+never imports this package, and this package never imports Tether.
+"""
