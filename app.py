@@ -71,9 +71,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["tether_providers"] = Catalog(settings)
     _register_request_hooks(app)
     _register_blueprints(app)
-    from views.common import ago
-
-    app.add_template_filter(ago)
+    _register_template_helpers(app)
     _register_errors(app)
 
     _register_cli(app)
@@ -122,10 +120,38 @@ def _register_request_hooks(app):
 
 
 def _register_blueprints(app):
-    from views import auth, contacts, mailboxes, oauth, sequences, settings, system, team
+    from views import (
+        auth,
+        contacts,
+        mailboxes,
+        notifications,
+        oauth,
+        sequences,
+        settings,
+        system,
+        team,
+    )
 
-    for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, system):
+    for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
+                   system):
         app.register_blueprint(module.bp)
+
+
+def _register_template_helpers(app):
+    from flask_login import current_user
+
+    from models import notices
+    from models.notifications import Notification
+    from views.common import ago
+
+    notices.use_settings(app.config)
+    app.add_template_filter(ago)
+
+    @app.template_global()
+    def unread_notifications() -> int:
+        return Notification.unread_count(current_user.id) if current_user.is_authenticated else 0
+
+    app.add_template_global(notices.reconnect_token)
 
 
 def _register_errors(app):

@@ -50,6 +50,7 @@ def load(overrides: dict | None = None) -> dict:
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "TETHER_CLOCK_FILE": env.get("TETHER_CLOCK_FILE", ""),
         "CHECK_INTERVAL_SECONDS": float(env.get("TETHER_CHECK_INTERVAL_SECONDS", "300")),
+        "REMINDER_HOURS": float(env.get("TETHER_REMINDER_HOURS", "24")),  # 0 turns reminders off
         "INVITE_TTL_HOURS": int(env.get("TETHER_INVITE_TTL_HOURS", "72")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
         # The system mailer: Tether's own notification emails, never a user's mailbox.

@@ -7,11 +7,11 @@ URL every few seconds with `since=<counter>`. Until the counter moves the answer
 
 import time
 
-from flask import request
+from flask import render_template, request
 from flask_login import current_user
 
 from models import changes
-from views.common import render
+from views.common import render, wants_partial
 
 POLL_SECONDS = 3
 STALE_AFTER_SECONDS = 60
@@ -36,4 +36,7 @@ def render_live(page: str, partial: str, **context):
     context.setdefault("live_version", changes.version(current_user.team_id))
     context.setdefault("live_rendered_at", int(time.time()))
     context.setdefault("live_every", POLL_SECONDS)
-    return render(page, partial, **context)
+    response = render(page, partial, **context)
+    if wants_partial():  # the bell rides along out of band: still one poll per page
+        response += render_template("notifications/_bell.html", oob=True)
+    return response

@@ -1,0 +1,209 @@
+"""What an incident says, to whom, and the email that carries it (DESIGN §1, Notifications).
+
+The reconnect link is signed and expiring but carries no secret: it only names the mailbox.
+Authorization always comes from the signed-in session that opens it.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from peewee import CharField, DateTimeField, IntegrityError
+
+import clock
+import config
+from mail import system_mailer
+from models.base import BaseModel, db
+from models.mailboxes import Mailbox
+
+LINK_MAX_AGE = timedelta(days=7)
+_settings = None
+
+
+def settings() -> dict:
+    global _settings
+    if _settings is None:
+        _settings = config.load()
+    return _settings
+
+
+def use_settings(values: dict) -> None:
+    """create_app hands its settings over, so both processes sign links the same way."""
+    global _settings
+    _settings = values
+
+
+class EmailSent(BaseModel):
+    """One row per notice email: a retried handler never sends the same notice twice."""
+
+    dedupe_key = CharField(unique=True)
+    sent_at = DateTimeField(default=clock.now)
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    key: str
+    title: str
+    summary: str
+    subject: str
+    text: str
+
+
+# --- reconnect links -------------------------------------------------------------------------
+
+def _signer():
+    return URLSafeTimedSerializer(settings()["SECRET_KEY"], salt="reconnect-link")
+
+
+def reconnect_token(mailbox_id: int) -> str:
+    return _signer().dumps({"m": mailbox_id})
+
+
+def reconnect_link(mailbox: Mailbox) -> str:
+    return f"{settings()['BASE_URL']}/reconnect/{reconnect_token(mailbox.id)}"
+
+
+def read_reconnect_link(token: str) -> tuple[int | None, bool]:
+    """(mailbox id, expired) for a genuine link; (None, False) for a tampered one."""
+    try:
+        return _signer().loads(token, max_age=LINK_MAX_AGE.total_seconds())["m"], False
+    except SignatureExpired as e:
+        return (e.payload or {}).get("m") if isinstance(e.payload, dict) else None, True
+    except (BadSignature, KeyError, TypeError):
+        return None, False
+
+
+# --- composing -------------------------------------------------------------------------------
+
+def sequences_using(mailbox) -> list:
+    try:
+        from models.sequences import Sequence
+    except ImportError:  # the Sequences module lands separately
+        return []
+    return list(Sequence.select().where(Sequence.mailbox == mailbox).order_by(Sequence.name))
+
+
+def _provider_label(mailbox) -> str:
+    from mail.providers import Catalog
+
+    provider = Catalog(settings()).get(mailbox.provider) if mailbox.is_oauth else None
+    return provider.label if provider else ("your mail provider" if not mailbox.is_oauth else
+                                            mailbox.provider.split("-")[0].capitalize())
+
+
+def for_event(event, mailbox) -> list[tuple]:
+    """[(person, Notice)] for a transition event: incident, recovery or operator alert."""
+    from models.notifications import _is_app_problem, _is_incident, admins, recipients
+
+    if _is_app_problem(event):
+        day = event.at.strftime("%Y-%m-%d")
+        notice = _operator_notice(mailbox, event, key=f"app:{mailbox.team_id}:{mailbox.provider}:{day}")
+        return [(user, notice) for user in admins(mailbox.team_id)]
+    if _is_incident(event):
+        notice = incident_notice(mailbox, event.cause, key=f"incident:{event.incident}")
+    else:
+        notice = _recovery_notice(mailbox, key=f"recovered:{event.id}")
+    return [(user, notice) for user in recipients(mailbox)]
+
+
+def incident_notice(mailbox, cause: str, key: str, reminder: bool = False) -> Notice:
+    label = _provider_label(mailbox)
+    blocked = sequences_using(mailbox)
+    blocked_text = ("\n".join(f"  - {s.name}" for s in blocked) if blocked
+                    else "  (no sequence sends from it right now)")
+    if mailbox.is_oauth:
+        steps = [
+            "Open Tether: Settings → Email Accounts (or use the link below).",
+            f"Hover over {mailbox.email} (or move to it with the keyboard).",
+            "Click the Reconnect icon.",
+            f"Confirm the address: {mailbox.email}.",
+            "Sign in to Tether if it asks.",
+            f"Sign in to {label} as {mailbox.email} and allow access — keep mail access ticked.",
+            "Back in Tether you see a green dot; blocked sequences resume by themselves.",
+        ]
+    else:
+        steps = [
+            "Open Tether: Settings → Email Accounts (or use the link below).",
+            f"Hover over {mailbox.email} (or move to it with the keyboard).",
+            "Click the edit icon (Update credentials).",
+            "Enter the new password (or app password) and click Test connection.",
+            "Both IMAP and SMTP should say “Connected and signed in”.",
+            "Click Save. (Deleting the mailbox and adding it again also works.)",
+            "Back in Tether you see a green dot; blocked sequences resume by themselves.",
+        ]
+    numbered = "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
+    prefix = "Reminder: " if reminder else ""
+    text = (
+        f"Tether can no longer use the mailbox {mailbox.email} ({label}).\n\n"
+        f"Why: {cause}\n\n"
+        f"Sequences blocked until it is reconnected:\n{blocked_text}\n\n"
+        "Nothing is lost: emails waiting to go out will be sent once the mailbox is back.\n\n"
+        f"To fix it, about 30 seconds:\n{numbered}\n\n"
+        f"Reconnect now: {reconnect_link(mailbox)}\n\n"
+        "The link only opens Tether at the right place; you sign in as usual.\n"
+    )
+    return Notice(kind="reminder" if reminder else "reconnect_required", key=key,
+                  title=f"{prefix}Reconnect {mailbox.email}",
+                  summary=f"{cause} Sequences blocked: {len(blocked)}.",
+                  subject=f"{prefix}Action needed: reconnect {mailbox.email} to Tether", text=text)
+
+
+def _recovery_notice(mailbox, key: str) -> Notice:
+    blocked = sequences_using(mailbox)
+    return Notice(kind="recovered", key=key, title=f"{mailbox.email} is connected again",
+                  summary=f"{len(blocked)} sequence(s) resume by themselves.",
+                  subject=f"{mailbox.email} is reconnected to Tether",
+                  text=(f"{mailbox.email} is connected again. The sequences that send from it "
+                        "resume by themselves, starting with the emails that were waiting.\n"))
+
+
+def _operator_notice(mailbox, event, key: str) -> Notice:
+    return Notice(
+        kind="operator", key=key,
+        title=f"{_provider_label(mailbox)} rejected Tether's app credentials",
+        summary=f"{event.cause} Mailboxes keep retrying; their owners were not asked to reconnect.",
+        subject=f"[Tether operator] {_provider_label(mailbox)} rejected the app's credentials",
+        text=(f"{event.cause}\n\nProvider code: {event.code}\n\n"
+              "This is the deployment's problem, not the mailbox owners': update the client "
+              "secret (GOOGLE_CLIENT_SECRET / MICROSOFT_CLIENT_SECRET) and restart Tether. "
+              "Affected mailboxes show as Degraded and recover by themselves at their next "
+              "check. Nobody was asked to reconnect.\n"))
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+def relay() -> system_mailer.Relay:
+    """The operator's SMTP relay; in the demo, the sandbox's system mailer account."""
+    s = settings()
+    if s["MAIL_SMTP_HOST"]:
+        return system_mailer.Relay(s["MAIL_SMTP_HOST"], s["MAIL_SMTP_PORT"], s["MAIL_SMTP_SECURITY"],
+                                   s["MAIL_SMTP_USERNAME"], s["MAIL_SMTP_PASSWORD"], s["MAIL_FROM"])
+    path = Path(s.get("SANDBOX_CONFIG") or "")
+    if path.is_file():
+        box = json.loads(path.read_text()).get("system_smtp") or {}
+        return system_mailer.Relay(box.get("host", ""), int(box.get("port", 0) or 0), "none",
+                                   box.get("username", ""), box.get("password", ""),
+                                   box.get("from") or s["MAIL_FROM"])
+    return system_mailer.Relay("")
+
+
+def send_email(user, notice: Notice, key: str) -> bool:
+    """Send once per key. Returns False when already sent or no relay is configured."""
+    if EmailSent.select().where(EmailSent.dedupe_key == key).exists():
+        return False
+    mail_relay = relay()
+    if not mail_relay.configured:
+        return False
+    greeting = f"Hi {user.name},\n\n" if user.name else "Hi,\n\n"
+    message = system_mailer.compose(mail_relay, user.email, notice.subject, greeting + notice.text)
+    system_mailer.send(mail_relay, message)  # errors propagate: the delivery is retried
+    try:
+        with db.atomic():
+            EmailSent.create(dedupe_key=key)
+    except IntegrityError:
+        pass
+    return True
+

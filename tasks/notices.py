@@ -1,0 +1,45 @@
+"""Event handling tasks: hand transition events to their handlers (notices, sequence logs)
+and send the optional reminder for incidents left open."""
+
+from datetime import timedelta
+
+from huey import crontab
+
+from models import events, notices
+from models import notifications as _notifications  # noqa: F401  (registers the handlers)
+from models.mailboxes import Mailbox
+from models.notifications import notify, recipients
+from tasks import huey, settings, with_db
+
+
+@huey.task()
+@with_db
+def dispatch_events():
+    """Deliver pending transition events now (also run by the sweep every minute)."""
+    return events.dispatch()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@with_db
+def dispatch_and_remind():
+    events.dispatch()
+    hours = settings["REMINDER_HOURS"]
+    if hours > 0:
+        send_reminders(timedelta(hours=hours))
+
+
+def send_reminders(after: timedelta) -> int:
+    """One reminder per incident still open `after` it began (DESIGN: default 24 h)."""
+    sent = 0
+    for event in _notifications.due_reminders(after):
+        mailbox = Mailbox.get_by_id(event.mailbox_id)
+        notice = notices.incident_notice(mailbox, mailbox.status_cause,
+                                         key=f"reminder:{event.incident}", reminder=True)
+        for user in recipients(mailbox):
+            if notify(user, mailbox, notice.kind, notice.title, notice.summary,
+                      key=f"{notice.key}:bell:{user.id}", incident=event.incident):
+                sent += 1
+            notices.send_email(user, notice, key=f"{notice.key}:email:{user.id}")
+    return sent
+
+
