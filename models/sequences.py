@@ -170,6 +170,12 @@ class SequenceStep(BaseModel):
                  for n, unit in ((self.delay_days, "day"), (self.delay_hours, "hour")) if n]
         return " ".join(parts) or "no wait"
 
+    @property
+    def timing(self) -> str:
+        """When it goes out, e.g. "3 days after email 1" or "right after enrolling"."""
+        after = "enrolling" if self.position == 0 else f"email {self.position}"
+        return f"{self.delay_text} after {after}" if self.delay else f"right after {after}"
+
 
 # Where a contact stands in a sequence. Sending (next issue) moves them along.
 ENROLLMENT_STATUSES = ("active", "finished", "replied", "bounced", "unsubscribed")

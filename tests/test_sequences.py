@@ -271,3 +271,13 @@ def test_the_sending_window_follows_its_time_zone():
     assert sequence.next_send_time(friday_evening) == datetime(2025, 3, 10, 13, 0)  # Mon 09:00 EDT
     tuesday_noon = datetime(2025, 3, 11, 16, 0)           # 12:00 in New York
     assert sequence.next_send_time(tuesday_noon) == tuesday_noon
+
+
+def test_the_migration_creates_the_columns_the_models_use(app):
+    from models.base import db
+    from models.contacts import Contact, ContactImport
+    from models.sequences import Enrollment
+
+    for model in (ContactImport, Contact, Sequence, SequenceStep, Enrollment, SequenceLog):
+        columns = {c.name for c in db.get_columns(model._meta.table_name)}
+        assert columns == set(model._meta.columns), model.__name__
