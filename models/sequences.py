@@ -200,9 +200,10 @@ class SequenceLog(BaseModel):
     message = TextField()
     contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
     details = TextField(default="")  # JSON, for the machine; the message is for people
+    event_id = IntegerField(null=True)  # the mailbox event it answers: one entry per event
 
     class Meta:
-        indexes = ((("sequence", "id"), False),)
+        indexes = ((("sequence", "id"), False), (("sequence", "event_id"), True))
 
 
 def write_log(sequence, kind, message, contact=None, details=None):
@@ -240,15 +241,19 @@ def _what_happened(email, old, new, cause) -> str:
             REMOVED: f"Mailbox {email} added back"}[old]
 
 
-def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=None) -> int:
+def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=None,
+                           event_id=None) -> int:
     """Write one log entry to every sequence sending from `mailbox` for a transition that
     blocks or unblocks them; returns how many were written (0 for e.g. connected → degraded).
 
     Statuses are Mailbox statuses, or REMOVED ("deleted") for a deleted mailbox (new) or a
-    re-added one (old). `cause` is the plain-words reason; `waiting` maps a sequence id to the
-    number of emails waiting to be sent once it is unblocked. The caller calls this exactly
-    once per transition; the toggle itself follows the mailbox by derivation.
+    re-added one (old); a move to disabled of a mailbox that is deleted by now reads as
+    removed. `cause` is the plain-words reason; `waiting` maps a sequence id to the number of
+    emails waiting to be sent once it is unblocked. Given the mailbox event's `event_id`, a
+    retried handler writes nothing twice. The toggle itself follows the mailbox by derivation.
     """
+    if new_status == DISABLED and mailbox.deleted_at is not None:
+        new_status = REMOVED
     if _blocking(old_status) == _blocking(new_status) and (
             not _blocking(new_status) or old_status == new_status):
         return 0
@@ -258,7 +263,11 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
     details = {"mailbox": mailbox.id, "from": old_status, "to": new_status, "cause": cause}
     written = 0
     with db.atomic():
-        for sequence in Sequence.select().where(Sequence.mailbox == mailbox.id):
+        sequences = Sequence.select().where(Sequence.mailbox == mailbox.id)
+        if event_id is not None:
+            sequences = sequences.where(Sequence.id.not_in(
+                SequenceLog.select(SequenceLog.sequence).where(SequenceLog.event_id == event_id)))
+        for sequence in sequences:
             if sequence.paused:
                 outcome = "sequence stays paused"
             elif kind == "mailbox_blocked":
@@ -270,8 +279,10 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
                 outcome = "sequence unblocked" + (
                     f", {count} waiting email{'s' if count != 1 else ''} will be sent"
                     if count else "")
-            write_log(sequence, kind if not sequence.paused else "mailbox_changed",
-                      f"{what} — {outcome}", details=details)
+            (SequenceLog.insert(sequence=sequence, created_at=clock.now(), event_id=event_id,
+                                kind=kind if not sequence.paused else "mailbox_changed",
+                                message=f"{what} — {outcome}", details=json.dumps(details))
+             .on_conflict_ignore().execute())
             written += 1
         if written:
             changes.bump(mailbox.team_id)

@@ -234,3 +234,25 @@ def test_open_pages_poll_cheaply_and_update_when_the_mailbox_changes(accounts, c
             assert "needs reconnecting" in body
         else:
             assert toggle_of(body, sequence)[0] == "blocked", url
+
+
+def test_a_retried_event_handler_logs_the_transition_once(accounts, client):
+    accounts.sign_up()
+    mailbox = add_mailbox(team_of())
+    sequence = running_sequence(client, mailbox)
+    Mailbox.update(status=RECONNECT_REQUIRED).where(Mailbox.id == mailbox.id).execute()
+    fresh = Mailbox.get_by_id(mailbox.id)
+    first = log_mailbox_transition(fresh, CONNECTED, RECONNECT_REQUIRED, TOKEN_REVOKED, event_id=41)
+    again = log_mailbox_transition(fresh, CONNECTED, RECONNECT_REQUIRED, TOKEN_REVOKED, event_id=41)
+    assert (first, again) == (1, 0)
+    assert len([m for m in log_messages(sequence) if "needs reconnecting" in m]) == 1
+
+
+def test_a_disable_event_of_a_deleted_mailbox_reads_as_removed(accounts, client):
+    accounts.sign_up()
+    mailbox = add_mailbox(team_of())
+    sequence = running_sequence(client, mailbox)
+    # Deleting disables and hides the mailbox in one transaction; the event says "disabled".
+    Mailbox.update(status=DISABLED, deleted_at=clock.now()).where(Mailbox.id == mailbox.id).execute()
+    log_mailbox_transition(Mailbox.get_by_id(mailbox.id), CONNECTED, DISABLED, "Removed by Owner.")
+    assert log_messages(sequence)[-1] == "Mailbox alex@acme.test removed — sequence blocked"

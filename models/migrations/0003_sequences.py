@@ -108,11 +108,12 @@ def up(migrator, db):
         message = TextField()
         contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
         details = TextField(default="")
+        event_id = IntegerField(null=True)
 
         class Meta:
             database = db
             table_name = "sequence_log"
-            indexes = ((("sequence", "id"), False),)
+            indexes = ((("sequence", "id"), False), (("sequence", "event_id"), True))
 
     db.create_tables([ContactImport, Contact, Sequence, SequenceStep, Enrollment, SequenceLog])
 
