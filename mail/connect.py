@@ -108,10 +108,10 @@ def smtp_login(server: Server, login: Login, tls: ssl.SSLContext | None = None) 
         if server.security == "starttls":
             smtp.starttls(context=tls)
             smtp.ehlo()
+    except smtplib.SMTPException as e:  # before OSError: SMTPException is an OSError
+        raise MailError(from_smtp_error(e, oauth=login.oauth)) from e
     except (OSError, ssl.SSLError) as e:
         raise MailError(from_network_error(e, "SMTP")) from e
-    except smtplib.SMTPException as e:
-        raise MailError(from_smtp_error(e, oauth=login.oauth)) from e
     try:
         if login.oauth:
             text = xoauth2(login.address, login.access_token)
@@ -120,11 +120,11 @@ def smtp_login(server: Server, login: Login, tls: ssl.SSLContext | None = None) 
             smtp.auth("XOAUTH2", lambda challenge=None: text if challenge is None else "")
         else:
             smtp.login(login.username or login.address, login.password or "")
-    except (OSError, ssl.SSLError) as e:
-        raise MailError(from_network_error(e, "SMTP")) from e
-    except smtplib.SMTPException as e:
+    except smtplib.SMTPException as e:  # before OSError: SMTPException is an OSError
         smtp.close()
         raise MailError(from_smtp_error(e, credential_fresh=login.fresh, oauth=login.oauth)) from e
+    except (OSError, ssl.SSLError) as e:
+        raise MailError(from_network_error(e, "SMTP")) from e
     return smtp
 
 

@@ -169,12 +169,17 @@ class Catalog:
     def all(self) -> dict[str, Provider]:
         with self._lock:
             if self._found is None and time.monotonic() >= self._retry_at:
+                sandbox = self.settings.get("SANDBOX_CONFIG")
                 try:
-                    self._found = configured(self.settings)
+                    found = configured(self.settings)
                 except (OSError, ValueError, KeyError, requests.RequestException):
+                    found = None
+                if found is not None and (not sandbox or Path(sandbox).exists()):
+                    self._found = found
+                else:  # the sandbox is not up yet (or not yet written): look again soon
                     self._retry_at = time.monotonic() + 5
-                    return {k: v for k, v in configured({**self.settings, "SANDBOX_CONFIG": ""}).items()}
-            return dict(self._found or {})
+                    return found or configured({**self.settings, "SANDBOX_CONFIG": ""})
+            return dict(self._found or configured({**self.settings, "SANDBOX_CONFIG": ""}))
 
     def get(self, key: str) -> Provider | None:
         return self.all().get(key)

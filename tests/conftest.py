@@ -16,6 +16,9 @@ os.environ["TETHER_INSTANCE_DIR"] = _tmp
 os.environ["TETHER_CLOCK_FILE"] = os.path.join(_tmp, "clock-offset")
 os.environ["TETHER_ENV"] = "testing"
 os.environ.setdefault("HUEY_SQLITE_PATH", os.path.join(_tmp, "huey.db"))
+# The sandbox fixture copies its sandbox.json here, so the web app and any worker process find
+# the sandbox's providers and system mailer the way a demo install does.
+os.environ["TETHER_SANDBOX_CONFIG"] = os.path.join(_tmp, "sandbox.json")
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = f"sqlite:///{os.path.join(_tmp, 'tether.db')}"
 

@@ -1,0 +1,43 @@
+"""Tether against the sandbox provider: real OAuth round trips, real Dovecot."""
+
+import os
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+from mail.providers import Catalog
+from models import notices
+from sandbox.control import sign_in_and_consent
+from tests.support import post_form
+
+
+@pytest.fixture
+def tether_sandbox(app, sandbox):
+    """The sandbox, wired into the app as a demo install is: its providers and mailer."""
+    target = os.environ["TETHER_SANDBOX_CONFIG"]
+    shutil.copy(sandbox.folder / "sandbox.json", target)
+    app.config["SANDBOX_CONFIG"] = target
+    app.extensions["tether_providers"] = Catalog(app.config)
+    notices.use_settings(app.config)
+    return sandbox
+
+
+def start_consent(client, path):
+    """Press a Tether button that starts an OAuth round trip; returns the provider's URL."""
+    response = post_form(client, path, page="/settings/email-accounts")
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return response.location
+
+
+def finish_at_tether(client, callback_url):
+    """The browser arriving back at Tether's callback."""
+    parts = urlsplit(callback_url)
+    assert parts.path == "/oauth/callback", callback_url
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def connect(client, provider_key, email, password="mailbox-pw-1", **consent):
+    """Add mailbox → provider → sign in and consent → back at Tether."""
+    url = start_consent(client, f"/settings/email-accounts/connect/{provider_key}")
+    return finish_at_tether(client, sign_in_and_consent(url, email, password, **consent))
