@@ -1,0 +1,171 @@
+"""The health engine against the sandbox: a dead token is told from an outage, every time."""
+
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+
+import clock
+from mail.providers import Catalog
+from models import checks, events
+from models.checks import Checker, Settings
+from models.health import MailboxEvent, MailboxHistory
+from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
+from models.notifications import Notification
+from tests import factories
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture
+def checker(app, tether_sandbox):
+    return Checker(Catalog(app.config), Settings(interval=timedelta(minutes=5)))
+
+
+def sandbox_mailbox(sandbox, kind="google", email="alex@acme.test"):
+    """A connected mailbox holding real sandbox tokens (the direct grant, no browser)."""
+    sandbox.control.create_user(email, "mailbox-pw-1", kind=kind)
+    tokens = sandbox.control.issue_tokens(email, client=kind)
+    return factories.mailbox(email=email, provider=f"{kind}-sandbox",
+                             access_token=tokens["access_token"],
+                             refresh_token=tokens["refresh_token"], scopes=tokens["scope"],
+                             access_expires_at=clock.now() + timedelta(seconds=tokens["expires_in"]))
+
+
+def _move_clock(delta):
+    clock.set_offset(os.environ["TETHER_CLOCK_FILE"], delta.total_seconds())
+
+
+@pytest.mark.parametrize("kind,code", [("google", "invalid_grant"), ("microsoft", "invalid_grant/65001")])
+def test_removed_access_needs_reconnect(accounts, tether_sandbox, checker, kind, code):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, kind)
+    assert checker.check(box.id, force=True) is not None
+    assert Mailbox.get_by_id(box.id).status == CONNECTED
+    tether_sandbox.control.remove_access("alex@acme.test")
+    assert checker.check(box.id, force=True) is None  # a dead token is not retried
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == RECONNECT_REQUIRED and row.status_code == code
+    assert row.status_where == "token endpoint"
+
+
+def test_a_password_change_at_microsoft_says_so(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "microsoft")
+    tether_sandbox.control.change_password("alex@acme.test", "a-new-password")
+    checker.check(box.id, force=True)
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == RECONNECT_REQUIRED and row.status_code == "invalid_grant/50173"
+    assert "password was changed" in row.status_cause
+
+
+def test_imap_switched_off_with_a_valid_token_needs_reconnect_and_is_rechecked_hourly(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    tether_sandbox.control.set_mail_enabled("alex@acme.test", False)
+    next_at = checker.check(box.id, force=True)
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == RECONNECT_REQUIRED and row.status_where in ("IMAP", "SMTP")
+    assert next_at - clock.now() > timedelta(minutes=55)  # a valid token: look again in an hour
+    tether_sandbox.control.set_mail_enabled("alex@acme.test", True)
+    _move_clock(timedelta(hours=1, minutes=1))
+    checker.check(box.id)
+    assert Mailbox.get_by_id(box.id).status == CONNECTED
+
+
+def test_a_long_outage_degrades_without_asking_anyone_and_recovers_by_itself(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    Mailbox.update(access_expires_at=clock.now()).where(Mailbox.id == box.id).execute()  # refresh due
+    tether_sandbox.control.set_fault("unavailable", seconds=3600)
+    for _ in range(5):  # an hour of failing checks
+        checker.check(box.id, force=True)
+    events.dispatch()
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == DEGRADED and "temporarily unavailable" in row.status_cause
+    assert Notification.select().count() == 0
+    assert [h.to_status for h in MailboxHistory.select()] == [DEGRADED]
+    tether_sandbox.control.clear_faults()
+    checker.check(box.id, force=True)
+    assert Mailbox.get_by_id(box.id).status == CONNECTED
+
+
+def test_a_rotated_client_secret_alerts_the_operator_once_and_no_user(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    boxes = [sandbox_mailbox(tether_sandbox, "google", email=f"m{n}@acme.test") for n in range(3)]
+    Mailbox.update(access_expires_at=clock.now()).execute()
+    tether_sandbox.control.rotate_secret("google")
+    for box in boxes:
+        checker.check(box.id, force=True)
+    events.dispatch()
+    assert {Mailbox.get_by_id(b.id).status for b in boxes} == {DEGRADED}
+    assert Mailbox.get_by_id(boxes[0].id).status_code.startswith("invalid_client")
+    assert [n.kind for n in Notification.select()] == ["operator"]
+
+
+def test_microsoft_rotation_is_stored_before_use_and_the_old_token_dies(accounts, tether_sandbox, checker):
+    from mail import oauth
+    from mail.failures import MailError
+
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "microsoft")
+    old = box.refresh_token
+    Mailbox.update(access_expires_at=clock.now()).where(Mailbox.id == box.id).execute()
+    checker.check(box.id, force=True)
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == CONNECTED and row.refresh_token.reveal() != old
+    provider = checker.catalog.get("microsoft-sandbox")
+    with pytest.raises(MailError):
+        oauth.refresh(provider, old)
+
+
+def test_two_consumers_at_once_make_one_refresh_and_both_see_the_new_token(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "microsoft")
+    Mailbox.update(access_expires_at=clock.now()).where(Mailbox.id == box.id).execute()
+    barrier, results = threading.Barrier(2), []
+
+    def consumer():
+        barrier.wait()
+        results.append(checker.check(box.id, force=True))
+
+    threads = [threading.Thread(target=consumer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r is None for r in results) == [False, True]  # one checked, one stood back
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == CONNECTED
+    assert MailboxEvent.select().where(MailboxEvent.to_status == RECONNECT_REQUIRED).count() == 0
+
+
+def test_a_check_whose_consumer_died_is_picked_up_when_the_lease_expires(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == box.id).execute()
+    assert checks.acquire(box.id, "a-consumer-that-was-SIGKILLed")
+    assert box.id not in checks.due_ids()
+    assert checker.check(box.id) is None  # still leased
+    _move_clock(checks.LEASE + timedelta(seconds=1))
+    assert box.id in checks.due_ids()
+    assert checker.check(box.id) is not None
+    assert Mailbox.get_by_id(box.id).lease_owner == ""
+
+
+def test_an_unreachable_mail_server_is_an_outage(accounts, tether_sandbox, checker):
+    import socket
+
+    accounts.sign_up()
+    tether_sandbox.control.create_user("pat@example.test", "pw-123456", kind="other")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    box = factories.mailbox(email="pat@example.test", provider="other", password="pw-123456",
+                            imap_host="127.0.0.1", imap_port=closed, imap_security="none",
+                            smtp_host=tether_sandbox.smtp_host, smtp_port=tether_sandbox.smtp_port,
+                            smtp_security="none")
+    checker.check(box.id, force=True)
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == DEGRADED and "refused the connection" in row.status_cause
