@@ -49,4 +49,4 @@ clean:
 
 # The local provider stand-in (OAuth server + Dovecot), in the foreground.
 sandbox: $(BIN)/.installed system-packages
-	$(BIN)/python -m sandbox
+	$(BIN)/python -m sandbox --tether-url "$${SANDBOX_TETHER_URL:-$${BASE_URL:-http://127.0.0.1:$(PORT)}}"

@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Tether's address; clients get {tether_url}/oauth/callback")
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     args = parser.parse_args(argv)
+    # Dovecot resolves paths from its own working directory: give it absolute ones.
+    args.runtime_dir = args.runtime_dir.resolve()
+    args.config_out = args.config_out.resolve()
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
@@ -127,7 +130,7 @@ def describe(args, base: str, system_password: str) -> dict:
             "from": f"Tether <{accounts.SYSTEM_EMAIL}>",
         },
         "clients": clients,
-        "runtime_dir": str(args.runtime_dir.resolve()),
+        "runtime_dir": str(args.runtime_dir),
         "pid": os.getpid(),
     }
 

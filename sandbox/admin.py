@@ -4,6 +4,8 @@ This plays the provider's admin console and its outages. It has no authenticatio
 sandbox listens on loopback only and exists for the demo and the tests.
 """
 
+import datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -72,7 +74,7 @@ def page():
         users=User.select().order_by(User.email),
         clients=Client.select().where(Client.flavour != "resource").order_by(Client.key),
         faults=faults.active(),
-        now=store.now(),
+        now=datetime.datetime.fromtimestamp(store.now(), datetime.UTC),
         offset=store.clock_offset(),
     )
 
@@ -220,6 +222,7 @@ def set_fault():
 
 
 @bp.delete("/faults")
+@bp.post("/faults/clear")
 def clear_faults():
     faults.clear()
     return done()

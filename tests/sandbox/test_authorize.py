@@ -100,6 +100,7 @@ def test_cancel_returns_access_denied(sandbox):
     sandbox.control.create_user("ada@example.test", "pw", kind="microsoft")
     params, _, _ = connect(sandbox, "microsoft", allow=False)
     assert params["error"] == "access_denied" and "code" not in params
+    assert params["iss"] == sandbox.metadata("microsoft")["issuer"]
 
 
 def test_bad_pkce_verifier_is_invalid_grant(sandbox):

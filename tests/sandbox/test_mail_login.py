@@ -94,6 +94,17 @@ def test_imap_turned_off_refuses_a_valid_token(sandbox, kind):
     imap_oauth(sandbox, email, tokens["access_token"]).logout()
 
 
+def test_introspection_outage_is_a_temporary_login_failure(sandbox):
+    email, tokens = mailbox(sandbox, "microsoft")
+    sandbox.control.set_fault("unavailable", seconds=60, endpoint="introspect")
+
+    with pytest.raises(LoginError, match=r"UNAVAILABLE"):
+        imap_oauth(sandbox, email, tokens["access_token"])
+
+    sandbox.control.clear_faults()
+    imap_oauth(sandbox, email, tokens["access_token"]).logout()
+
+
 def test_token_without_the_mail_permission_cannot_log_in(sandbox):
     email = "ada@gmail-mail.test"
     sandbox.control.create_user(email, "pw", kind="google")
