@@ -8,6 +8,7 @@ a 0.5 s timer); it listens on loopback only, without TLS.
 """
 
 import ctypes
+import grp
 import os
 import pwd
 import secrets
@@ -83,7 +84,8 @@ class Dovecot:
                 uid = gid = 65534
             return {"uid": uid, "gid": gid, "root": True, "user": None}
         me = pwd.getpwuid(os.getuid())
-        return {"uid": me.pw_uid, "gid": me.pw_gid, "root": False, "user": me.pw_name}
+        return {"uid": me.pw_uid, "gid": me.pw_gid, "root": False, "user": me.pw_name,
+                "group": grp.getgrgid(me.pw_gid).gr_name}
 
     def write_config(self) -> None:
         s, who = self.settings, self._identity()
@@ -103,7 +105,8 @@ class Dovecot:
             f"{MASTER_USER}:{store.hash_password(s.master_password)}::::::\n")
         self.master_file.chmod(0o644)
         (self.dir / "oauth2.conf.ext").write_text(_OAUTH2.format(url=s.introspection_url))
-        users = "" if who["root"] else _AS_USER.format(user=who["user"], uid=who["uid"])
+        users = "" if who["root"] else _AS_USER.format(user=who["user"], group=who["group"],
+                                                        uid=who["uid"])
         self.conf.write_text(_CONF.format(
             base_dir=self.base_dir, state_dir=self.dir / "state", log=self.log, dir=self.dir,
             host=s.host, imap_port=s.imap_port, submission_port=s.submission_port,
@@ -204,7 +207,7 @@ timeout_msecs = 5000
 _AS_USER = """\
 default_login_user = {user}
 default_internal_user = {user}
-default_internal_group = {user}
+default_internal_group = {group}
 first_valid_uid = {uid}
 service imap-login {{
   chroot =
