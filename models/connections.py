@@ -13,6 +13,8 @@ from models.checks import Settings, spread_first_check
 from models.crypto import SecretUnreadable
 from models.mailboxes import CHECKING, CONNECTED, DEGRADED, DISABLED, OTHER, Mailbox
 
+REMOVED = "removed"  # the event kind of a deletion: handlers tell "removed" from "disabled"
+
 
 class DuplicateMailbox(Exception):
     """The team already has this address connected (and this is not a reconnect)."""
@@ -111,15 +113,15 @@ def delete(mailbox, actor):
     """Erase the credentials and hide the mailbox; its history stays and re-adding the same
     address brings it back. Returns the tokens to revoke at the provider (best effort, after
     the transaction, by the caller)."""
-    to_revoke = []
-    for sealed in (mailbox.refresh_token, mailbox.access_token):
+    to_revoke, stored = [], Mailbox.get_by_id(mailbox.id)  # as stored: sealed values
+    for sealed in (stored.refresh_token, stored.access_token):
         try:
             if sealed:
                 to_revoke.append(sealed.reveal())
         except SecretUnreadable:
             pass  # nothing we can revoke; erasing still happens
     with write_transaction():
-        health.transition(mailbox.id, DISABLED, actor=actor,
+        health.transition(mailbox.id, DISABLED, actor=actor, kind=REMOVED,
                           cause=f"Removed by {actor.display_name}.")
         fresh = Mailbox.get_by_id(mailbox.id)
         fresh.erase_credentials()

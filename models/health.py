@@ -59,15 +59,16 @@ class MailboxEvent(BaseModel):
 
 
 def transition(mailbox_id: int, to: str, *, failure: Failure | None = None, cause: str = "",
-               actor=None, only_from: set[str] | None = None) -> MailboxEvent | None:
+               actor=None, only_from: set[str] | None = None, kind: str = "") -> MailboxEvent | None:
     """Move the mailbox to `to` if the table allows it from its current status.
 
+    `kind` labels a person's action where it matters to handlers ("removed" for a deletion).
     Returns the event written, or None if another worker got there first or the move is not
     allowed. `only_from` narrows the allowed starting states (e.g. "only if still connected").
     """
     allowed = ALLOWED_FROM[to] & (only_from if only_from is not None else ALLOWED_FROM[to])
     now = clock.now()
-    kind = failure.kind.value if failure else ("person" if actor else "")
+    kind = failure.kind.value if failure else (kind or ("person" if actor else ""))
     words = failure.cause if failure else cause
     code = failure.code if failure else ""
     with write_transaction():

@@ -13,7 +13,6 @@ from huey import crontab
 import clock
 from mail.providers import Catalog
 from models import events
-from models import notifications as _notifications  # noqa: F401  (registers the handlers)
 from models.checks import Checker, Settings, due_ids
 from tasks import huey, settings, with_db
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from huey import crontab
 
+from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
 from models import events, notices
 from models import notifications as _notifications  # noqa: F401  (registers the handlers)
 from models.mailboxes import Mailbox

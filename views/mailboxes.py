@@ -205,11 +205,17 @@ def disable(mailbox_id):
 def enable(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
     if mailbox.status == DISABLED:
+        from tasks.checks import request_check
+
         connections.enable(mailbox, current_user._get_current_object())
+        request_check(mailbox.id)
     return _back_to_list(f"{mailbox.email} is enabled; Tether is checking it now.")
 
 
 def _back_to_list(message):
+    from tasks.notices import dispatch_events
+
+    dispatch_events()  # sequence logs and notices follow the change at once
     flash(message, "info")
     return redirect(url_for("settings.email_accounts"), code=303)
 

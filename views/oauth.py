@@ -135,8 +135,11 @@ def callback():
     except DuplicateMailbox:
         flash(f"{email} is already connected. Use Reconnect on its row instead.", "error")
         return redirect(back)
+    from tasks.notices import dispatch_events
+
+    dispatch_events()  # recovery notice and unblocked sequences' logs, now
     if failure is None:
-        flash(f"{email} is connected.", "success")
+        flash(f"Done! {email} is connected.", "success")
     else:
         flash(f"{email} is saved, but its mail server is not answering yet: {failure.cause}", "info")
     return redirect(back)

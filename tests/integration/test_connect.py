@@ -23,7 +23,7 @@ def test_connect_an_oauth_mailbox_and_see_it_connected(accounts, client, tether_
     assert box.connected_by.email == "owner@acme.test" and box.last_success_at is not None
     assert box.refresh_token is not None and box.next_check_at is not None
     page = client.get("/settings/email-accounts").get_data(as_text=True)
-    assert "alex@acme.test is connected." in page
+    assert "alex@acme.test is connected." in page  # "Done! …"
     assert f'data-mailbox-id="{box.id}" data-status="connected"' in page
 
 
@@ -114,6 +114,7 @@ def _other_form(sandbox, email, password):
 def test_other_provider_with_the_right_and_the_wrong_password(accounts, client, tether_sandbox):
     accounts.sign_up()
     tether_sandbox.control.create_user("pat@example.test", "right-password", kind="other")
+    _wait_until_imap_accepts(tether_sandbox, "pat@example.test", "right-password")
     wrong = post_form(client, "/settings/email-accounts/other/new",
                       _other_form(tether_sandbox, "pat@example.test", "wrong-password"),
                       page="/settings/email-accounts/other/new")
@@ -132,6 +133,7 @@ def test_other_provider_update_in_place_and_delete_then_re_add(accounts, client,
     accounts.sign_up()
     control = tether_sandbox.control
     control.create_user("pat@example.test", "first-password", kind="other")
+    _wait_until_imap_accepts(tether_sandbox, "pat@example.test", "first-password")
     post_form(client, "/settings/email-accounts/other/new",
               _other_form(tether_sandbox, "pat@example.test", "first-password"),
               page="/settings/email-accounts/other/new")
