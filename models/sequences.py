@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from peewee import (
+    JOIN,
     BooleanField,
     CharField,
     DateTimeField,
@@ -114,8 +115,9 @@ class Sequence(Timestamped):
     @classmethod
     def of_team(cls, team_id):
         """The team's sequences with their mailbox, newest first (one query)."""
-        return (cls.select(cls, Mailbox).join(Mailbox).where(cls.team == team_id)
-                .order_by(cls.created_at.desc(), cls.id.desc()))
+        return (cls.select(cls, Mailbox, User).join(Mailbox)
+                .join_from(cls, User, JOIN.LEFT_OUTER, on=cls.paused_by)
+                .where(cls.team == team_id).order_by(cls.created_at.desc(), cls.id.desc()))
 
     @classmethod
     def using_mailbox(cls, mailbox):

@@ -86,6 +86,8 @@ def _settings_from_form(current_mailbox=None):
     errors = settings_problems(values["name"], values["mailbox"], values["sender_name"], days,
                                values["window_start"], values["window_end"],
                                values["timezone"])
+    if request.form.get("mailbox") and values["mailbox"] is None:
+        errors["mailbox"] = "That mailbox was removed. Choose another one."
     return values, errors
 
 
@@ -95,7 +97,7 @@ def _settings_context(sequence, errors=None, form=None):
     if sequence.mailbox_id and sequence.mailbox not in mailboxes:
         mailboxes.append(sequence.mailbox)  # its removed mailbox, shown as such
     return dict(sequence=sequence, mailboxes=mailboxes, errors=errors or {}, form=form,
-                weekdays=WEEKDAYS, timezones=TIMEZONES)
+                weekdays=WEEKDAYS, timezones=TIMEZONES, fields=FIELDS)
 
 
 @bp.route("/sequences/new", methods=["GET", "POST"])
@@ -129,7 +131,7 @@ def edit(sequence_id):
         flash("Settings saved.", "success")
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return render("sequences/edit.html", **_settings_context(sequence),
-                  steps=sequence.steps_in_order(), fields=FIELDS)
+                  steps=sequence.steps_in_order())
 
 
 @bp.route("/sequences/<sequence_id>/delete", methods=["POST"])
@@ -159,7 +161,7 @@ def _step_values():
 def _steps_section(sequence, status=200, **context):
     context.setdefault("new_errors", {})
     return render("sequences/edit.html", "sequences/_steps.html", **_settings_context(sequence),
-                  steps=sequence.steps_in_order(), fields=FIELDS, **context), status
+                  steps=sequence.steps_in_order(), **context), status
 
 
 @bp.route("/sequences/<sequence_id>/steps", methods=["POST"])
@@ -200,8 +202,8 @@ def update_step(sequence_id, step_id):
             return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return render("sequences/edit.html", "sequences/_step.html", **_settings_context(sequence),
                   steps=sequence.steps_in_order(), step=step, step_errors=errors,
-                  step_form=request.form if errors else None, saved=not errors,
-                  fields=FIELDS), 422 if errors else 200
+                  step_form=request.form if errors else None,
+                  saved=not errors), 422 if errors else 200
 
 
 @bp.route("/sequences/<sequence_id>/steps/<int:step_id>/delete", methods=["POST"])

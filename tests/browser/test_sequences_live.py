@@ -104,6 +104,10 @@ def test_revoked_mailbox_turns_an_open_pages_toggle_orange(page, live_server):
     page.set_viewport_size({"width": 1200, "height": 800})
     page.get_by_role("link", name="Q3 founders outreach").click()
     expect(page.get_by_role("heading", name="Q3 founders outreach")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Blocked")).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "sequence-page-blocked-phone")
+    page.set_viewport_size({"width": 1200, "height": 800})
     page.get_by_role("link", name="Log").click()
     expect(page.locator(".log-message").first).to_have_text(
         "Mailbox alex@acme.test needs reconnecting (token expired or revoked) — sequence blocked")
