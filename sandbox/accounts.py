@@ -205,6 +205,10 @@ def reset() -> None:
             model.delete().execute()
         User.delete().where(User.kind != "system").execute()
         User.update(mail_enabled=True, require_consent=False, require_signin=False).execute()
+        system, password = ensure_system_user()
+        if not system.check_password(password):  # sandbox.json's password must work again
+            system.password_hash = store.hash_password(password)
+            system.save()
         for client in Client.select():
             client.client_secret = client.initial_secret
             client.retired_secret = None
