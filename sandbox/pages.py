@@ -101,13 +101,11 @@ def authorize(flavour: str):
                                    email=request.form.get("email", ""), error=problem)
         sign_in(user)
         prompts.discard("login")
-    elif step == "consent":
-        if user is None or user.kind != flavour:
-            abort(400)
+    elif step == "consent" and user is not None and user.kind == flavour:
         if request.form.get("decision") != "allow":
             return server.create_authorization_response(grant_user=None, grant=grant)
-        return approve(grant, user, client, consent_shown=True, unticked_mail=not
-                       request.form.get("mail"))
+        unticked = not request.form.get("mail")
+        return approve(grant, user, client, consent_shown=True, unticked_mail=unticked)
     else:
         needs_signin = (user is None or user.kind != flavour or "login" in prompts
                         or (hint and hint != user.email) or user.require_signin)
