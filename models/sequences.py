@@ -148,7 +148,8 @@ class Sequence(Timestamped):
                     .where((Sequence.id == self.id) & (Sequence.paused == True))  # noqa: E712
                     .execute())
             if done:
-                note = f" — waiting for {self.mailbox_problem}" if self.mailbox_problem else ""
+                note = (f" — blocked: mailbox {self.mailbox_problem}" if self.mailbox_problem
+                        else "")
                 write_log(self, "resumed", f"Started by {user.display_name}{note}")
                 changes.bump(self.team_id)
         return None

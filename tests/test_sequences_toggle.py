@@ -256,3 +256,18 @@ def test_a_disable_event_of_a_deleted_mailbox_reads_as_removed(accounts, client)
     Mailbox.update(status=DISABLED, deleted_at=clock.now()).where(Mailbox.id == mailbox.id).execute()
     log_mailbox_transition(Mailbox.get_by_id(mailbox.id), CONNECTED, DISABLED, "Removed by Owner.")
     assert log_messages(sequence)[-1] == "Mailbox alex@acme.test removed — sequence blocked"
+
+
+def test_starting_a_sequence_whose_mailbox_is_broken_says_it_is_blocked(accounts, client):
+    accounts.sign_up()
+    mailbox = add_mailbox(team_of())
+    sequence = running_sequence(client, mailbox)
+    toggle(client, sequence)  # paused
+    set_status(mailbox, RECONNECT_REQUIRED, TOKEN_REVOKED)
+    started = toggle(client, sequence).get_data(as_text=True)
+    assert toggle_of(started, sequence)[0] == "blocked"
+    assert 'role="alert"' in started and "needs reconnecting" in started
+    assert log_messages(sequence)[-1] == ("Started by Owner — blocked: mailbox alex@acme.test "
+                                          "needs reconnecting (token expired or revoked)")
+    set_status(mailbox, CONNECTED)
+    assert Sequence.get_by_id(sequence.id).state == "active"

@@ -231,7 +231,8 @@ def toggle(sequence_id):
     elif state == PAUSED:
         problem = sequence.resume(current_user)
     sequence = Sequence.get_by_id(sequence.id)
-    explain = state == BLOCKED and request.form.get("action") != "pause"
+    # Pressed while orange, or started but still held by its mailbox: say why, and where to fix.
+    explain = sequence.state == BLOCKED and request.form.get("action") != "pause"
     if not request.headers.get("HX-Request"):
         if problem or explain:
             flash(problem or f"Blocked: {sequence.mailbox_problem}.", "error")
