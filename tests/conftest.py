@@ -108,23 +108,42 @@ def accounts(client):
     return Accounts(client)
 
 
-@pytest.fixture(scope="session")
-def worker(app):
-    """A real Huey consumer process on the configured queue (SqliteHuey or Redis)."""
-    import signal
+def _start_consumer(name):
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     consumer = Path(sys.executable).with_name("huey_consumer")
-    log = open(os.path.join(_tmp, "worker.log"), "w")  # noqa: SIM115 — closed below
+    log = open(os.path.join(_tmp, f"{name}.log"), "w")  # noqa: SIM115 — closed by _stop
     proc = subprocess.Popen([str(consumer), "tasks.huey", "-k", "thread", "-w", "2", "-n"],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    yield proc
+    return proc, log
+
+
+def _stop_consumer(proc, log):
+    import signal
+    import subprocess
+
     proc.send_signal(signal.SIGINT)  # Huey's graceful stop
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def worker(app):
+    """A real Huey consumer process on the configured queue (SqliteHuey or Redis)."""
+    proc, log = _start_consumer("worker")
+    yield proc
+    _stop_consumer(proc, log)
+
+
+@pytest.fixture
+def second_worker(worker):
+    """Another consumer beside `worker`, for the tests about concurrency."""
+    proc, log = _start_consumer("second-worker")
+    yield proc
+    _stop_consumer(proc, log)
