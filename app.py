@@ -52,6 +52,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a long-open tab still works
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
+        # CSRF reads the form before any view runs: refuse huge uploads (CSV) before that.
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
 
     clock.configure(settings["TETHER_CLOCK_FILE"])
@@ -196,10 +198,12 @@ def _register_cli(app):
 
     @app.cli.command("seed-demo")
     def seed_demo():
-        """Create the demo team and login (idempotent)."""
+        """Create the demo team and login, and queue the demo mailboxes (idempotent)."""
         from models.demo import seed
+        from tasks.demo import seed_demo_mailboxes
 
         email, password = seed()
+        seed_demo_mailboxes()  # the worker connects them once the sandbox answers
         click.echo(f"Demo login: {email} / {password}")
 
     @app.cli.command("rotate-keys")

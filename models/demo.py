@@ -1,10 +1,32 @@
-"""The demo team that `make run` seeds, with a login the README documents."""
+"""The demo that `make run` tells: a team with a documented login, and — once the sandbox
+answers — mailboxes in each interesting state, so a newcomer sees the whole story at once.
 
+It drives the sandbox only through its HTTP control API, as an operator's script would drive a
+provider's admin API; Tether never imports the sandbox.
+"""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+import clock
+from mail.providers import Catalog
+from models import connections
 from models.accounts import User
 from models.base import db
+from models.checks import Checker
+from models.mailboxes import Mailbox
 
 DEMO_EMAIL = "demo@tether.test"
-DEMO_PASSWORD = "tether-demo"  # noqa: S105 — documented in the README; demo only
+DEMO_PASSWORD = "tether-demo"  # documented in the README; demo only
+MAILBOX_PASSWORD = "demo-mailbox-pw"  # the sandbox mailboxes' password, for the consent pages
+GOOGLE_BOX, MICROSOFT_BOX, OTHER_BOX = "alex@acme.test", "sam@contoso.test", "pat@example.test"
+
+
+class SandboxNotReady(Exception):
+    pass
 
 
 def seed() -> tuple[str, str]:
@@ -13,3 +35,89 @@ def seed() -> tuple[str, str]:
         if not User.get_or_none(User.email == DEMO_EMAIL):
             User.sign_up(DEMO_EMAIL, DEMO_PASSWORD, name="Alex Demo", team_name="Acme Outreach")
     return DEMO_EMAIL, DEMO_PASSWORD
+
+
+def _control(info: dict, method: str, path: str, body: dict | None = None):
+    response = requests.request(method, info["control_url"] + path, json=body, timeout=10)
+    if response.status_code >= 400 and response.status_code != 409:
+        raise SandboxNotReady(f"{path}: {response.status_code} {response.text[:200]}")
+    return response.json() if response.content else None
+
+
+def seed_mailboxes(settings: dict) -> bool:
+    """Connect the demo mailboxes through the sandbox. False if they were there already."""
+    path = Path(settings.get("SANDBOX_CONFIG") or "")
+    if not path.is_file():
+        raise SandboxNotReady("the sandbox has not written its sandbox.json yet")
+    info = json.loads(path.read_text())
+    try:
+        _control(info, "GET", "/health")
+    except requests.RequestException as e:
+        raise SandboxNotReady(str(e)) from e
+    owner = User.get(User.email == DEMO_EMAIL)
+    if Mailbox.select().where(Mailbox.team == owner.team_id).exists():
+        return False
+    for email, kind in ((GOOGLE_BOX, "google"), (MICROSOFT_BOX, "microsoft"),
+                        (OTHER_BOX, "other"), (DEMO_EMAIL, "other")):
+        _control(info, "POST", "/users", {"email": email, "password": MAILBOX_PASSWORD,
+                                          "kind": kind, "name": email.split("@")[0].title()})
+    catalog = Catalog(settings)
+    for email, key, client in ((GOOGLE_BOX, "google-sandbox", "google"),
+                               (MICROSOFT_BOX, "microsoft-sandbox", "microsoft")):
+        grant = _control(info, "POST", f"/users/{email}/tokens", {"client": client})
+        tokens = _Tokens(grant["access_token"], grant["refresh_token"], int(grant["expires_in"]),
+                         grant["scope"])
+        connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens)
+    connections.save_other(owner.team, owner, OTHER_BOX, {
+        "imap_host": info["imap_host"], "imap_port": int(info["imap_port"]), "imap_security": "none",
+        "smtp_host": info["smtp_host"], "smtp_port": int(info["smtp_port"]), "smtp_security": "none",
+        "username": OTHER_BOX}, MAILBOX_PASSWORD)
+
+    _seed_sequences(owner)
+
+    # The Microsoft mailbox's token has died (90 days unused): the next check finds out, for real.
+    _control(info, "POST", f"/users/{MICROSOFT_BOX}/expire-tokens")
+    sam = Mailbox.get(Mailbox.email == MICROSOFT_BOX)
+    Mailbox.update(access_expires_at=clock.now() - timedelta(minutes=1)).where(Mailbox.id == sam.id).execute()
+    Checker(catalog).check(sam.id, force=True)
+    return True
+
+
+DEMO_CONTACTS = [("jordan@globex.test", "Jordan", "Lee", "Globex"),
+                 ("riley@initech.test", "Riley", "Chen", "Initech"),
+                 ("casey@umbrella.test", "Casey", "Park", "Umbrella")]
+DEMO_SEQUENCES = [
+    ("Q4 outreach", GOOGLE_BOX, [
+        ("Quick question, {{first_name|there}}", "Hi {{first_name|there}},\n\nDoes {{company}} "
+         "still plan its Q4 campaigns by hand?\n\nAlex", 0),
+        ("", "Hi {{first_name|there}}, just bumping this up in your inbox.\n\nAlex", 3)]),
+    ("Contoso follow-up", MICROSOFT_BOX, [
+        ("Following up on our call", "Hi {{first_name|there}},\n\nThanks for the call — "
+         "here is the summary I promised.\n\nSam", 0)]),
+]
+
+
+def _seed_sequences(owner) -> None:
+    """Two running sequences: one sends from the healthy Google mailbox, the other from the
+    Microsoft one that is about to need reconnecting (its toggle turns orange)."""
+    from models.contacts import Contact
+    from models.sequences import create_sequence, enroll, save_step
+
+    for email, first, last, company in DEMO_CONTACTS:
+        Contact.get_or_create(team=owner.team_id, email=email,
+                              defaults={"first_name": first, "last_name": last, "company": company})
+    for name, mailbox_email, steps in DEMO_SEQUENCES:
+        mailbox = Mailbox.get(Mailbox.email == mailbox_email)
+        sequence = create_sequence(owner.team_id, owner, name=name, mailbox=mailbox)
+        for subject, body, delay_days in steps:
+            save_step(sequence, owner, subject=subject, body=body, delay_days=delay_days)
+        enroll(sequence, Contact.select(), owner)
+        sequence.resume(owner)
+
+
+class _Tokens:
+    """The shape mail.oauth.Tokens has, for the sandbox's direct grant."""
+
+    def __init__(self, access_token, refresh_token, expires_in, scope):
+        self.access_token, self.refresh_token = access_token, refresh_token
+        self.expires_in, self.scope, self.id_token = expires_in, scope, None

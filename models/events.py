@@ -63,27 +63,25 @@ def dispatch(limit: int = 500) -> int:
     pending = list(MailboxEvent.select().where(MailboxEvent.dispatched_at.is_null())
                    .order_by(MailboxEvent.id).limit(limit))
     for event in pending:
-        finished = True
-        for channel, (fn, wants) in list(_handlers.items()):
-            if not wants(event):
-                continue
-            done = (EventDelivery.select().where((EventDelivery.event == event.id)
-                                                 & (EventDelivery.channel == channel)
-                                                 & EventDelivery.done_at.is_null(False)).exists())
-            if done:
-                continue
-            if not _claim(event.id, channel):
-                finished = False  # another worker holds it; look again later
-                continue
+        wanted = [channel for channel, (_, wants) in list(_handlers.items()) if wants(event)]
+        for channel in wanted:
+            if _done(event.id, channel) or not _claim(event.id, channel):
+                continue  # finished, or another worker holds it now
             try:
-                fn(event)
+                _handlers[channel][0](event)
             except Exception:  # the claim expires and another pass retries it
                 log.exception("handler %s failed for mailbox event %s", channel, event.id)
-                finished = False
                 continue
             (EventDelivery.update(done_at=clock.now())
              .where((EventDelivery.event == event.id) & (EventDelivery.channel == channel)).execute())
             delivered += 1
-        if finished:
+        # Whoever sees the last delivery done closes the event, whichever worker ran it.
+        if all(_done(event.id, channel) for channel in wanted):
             MailboxEvent.update(dispatched_at=clock.now()).where(MailboxEvent.id == event.id).execute()
     return delivered
+
+
+def _done(event_id: int, channel: str) -> bool:
+    return (EventDelivery.select().where((EventDelivery.event == event_id)
+                                         & (EventDelivery.channel == channel)
+                                         & EventDelivery.done_at.is_null(False)).exists())

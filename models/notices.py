@@ -17,6 +17,7 @@ import config
 from mail import system_mailer
 from models.base import BaseModel, db
 from models.mailboxes import Mailbox
+from models.sequences import Sequence
 
 LINK_MAX_AGE = timedelta(days=7)
 _settings = None
@@ -78,14 +79,6 @@ def read_reconnect_link(token: str) -> tuple[int | None, bool]:
 
 # --- composing -------------------------------------------------------------------------------
 
-def sequences_using(mailbox) -> list:
-    try:
-        from models.sequences import Sequence
-    except ImportError:  # the Sequences module lands separately
-        return []
-    return list(Sequence.select().where(Sequence.mailbox == mailbox).order_by(Sequence.name))
-
-
 def _provider_label(mailbox) -> str:
     from mail.providers import Catalog
 
@@ -111,7 +104,7 @@ def for_event(event, mailbox) -> list[tuple]:
 
 def incident_notice(mailbox, cause: str, key: str, reminder: bool = False) -> Notice:
     label = _provider_label(mailbox)
-    blocked = sequences_using(mailbox)
+    blocked = list(Sequence.using_mailbox(mailbox))
     blocked_text = ("\n".join(f"  - {s.name}" for s in blocked) if blocked
                     else "  (no sequence sends from it right now)")
     if mailbox.is_oauth:
@@ -152,7 +145,7 @@ def incident_notice(mailbox, cause: str, key: str, reminder: bool = False) -> No
 
 
 def _recovery_notice(mailbox, key: str) -> Notice:
-    blocked = sequences_using(mailbox)
+    blocked = list(Sequence.using_mailbox(mailbox))
     return Notice(kind="recovered", key=key, title=f"{mailbox.email} is connected again",
                   summary=f"{len(blocked)} sequence(s) resume by themselves.",
                   subject=f"{mailbox.email} is reconnected to Tether",

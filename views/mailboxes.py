@@ -12,6 +12,7 @@ from mail.probe import probe
 from models import connections
 from models.health import recent_history
 from models.mailboxes import DISABLED, Mailbox
+from models.sequences import Sequence
 from views import oauth as oauth_views
 from views.common import can_manage, providers, render, team_object_or_404
 
@@ -32,15 +33,6 @@ def _managed_or_403(mailbox_id) -> Mailbox:
     if not can_manage(mailbox):
         abort(403)
     return mailbox
-
-
-def sequences_using(mailbox) -> list:
-    try:
-        from models.sequences import Sequence
-    except ImportError:  # the Sequences module lands separately
-        return []
-
-    return list(Sequence.select().where(Sequence.mailbox == mailbox).order_by(Sequence.name))
 
 
 @bp.route("/add")
@@ -227,7 +219,7 @@ def delete(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
     if request.method == "GET":
         return render_template("mailboxes/delete.html", mailbox=mailbox,
-                               sequences=sequences_using(mailbox))
+                               sequences=list(Sequence.using_mailbox(mailbox)))
     tokens = connections.delete(mailbox, current_user._get_current_object())
     provider = providers().get(mailbox.provider)
     if provider is not None:

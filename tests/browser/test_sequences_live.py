@@ -147,7 +147,7 @@ def test_write_a_sequence_import_contacts_and_enroll_them(page, live_server):
     screenshot(page, "sequence-edit-phone")
     page.set_viewport_size({"width": 1200, "height": 800})
 
-    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
     page.get_by_role("link", name="Import CSV").click()
     page.get_by_label("CSV file").set_input_files(files=[{
         "name": "leads.csv", "mimeType": "text/csv",

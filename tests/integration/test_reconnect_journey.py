@@ -30,13 +30,13 @@ def wait_for(condition, what, deadline=30.0):
         time.sleep(0.1)
 
 
-def inbox(sandbox, address, kind):
+def inbox(sandbox, address, kind, subject="Action needed"):
     """The messages in the address's INBOX, read over IMAP as its owner would."""
     token = sandbox.control.issue_tokens(address, client=kind)["access_token"]
     with IMAPClient(sandbox.imap_host, sandbox.imap_port, ssl=False, timeout=10) as imap:
         imap.oauth2_login(address, token)
         imap.select_folder("INBOX", readonly=True)
-        ids = imap.search(["SUBJECT", "reconnect"])
+        ids = imap.search(["SUBJECT", subject])
         fetched = imap.fetch(ids, ["RFC822"]) if ids else {}
     return [email.message_from_bytes(f[b"RFC822"], policy=policy.default) for f in fetched.values()]
 
@@ -54,15 +54,16 @@ def test_removed_access_is_emailed_and_fixed_through_the_link(accounts, client, 
                                                               worker, kind, provider_words):
     from tasks.checks import request_check
 
-    box = owner_connects(accounts, client, tether_sandbox, kind)
-    tether_sandbox.control.remove_access("alex@acme.test")
+    address = f"alex.{kind}@acme.test"  # each run its own inbox: no stray mail from another
+    box = owner_connects(accounts, client, tether_sandbox, kind, address)
+    tether_sandbox.control.remove_access(address)
     request_check(box.id)
     wait_for(lambda: Mailbox.get_by_id(box.id).status == RECONNECT_REQUIRED, "the incident")
 
-    messages = wait_for(lambda: inbox(tether_sandbox, "alex@acme.test", kind), "the email")
+    messages = wait_for(lambda: inbox(tether_sandbox, address, kind), "the email")
     assert len(messages) == 1
     body = messages[0].get_body(("plain",)).get_content()
-    assert messages[0]["Subject"] == "Action needed: reconnect alex@acme.test to Tether"
+    assert messages[0]["Subject"] == f"Action needed: reconnect {address} to Tether"
     assert "Click the Reconnect icon." in body and "7. " in body
     link = re.search(r"Reconnect now: (\S+)", body).group(1)
     assert 'aria-label="Notifications: 1 unread"' in client.get("/sequences").get_data(as_text=True)
@@ -72,15 +73,18 @@ def test_removed_access_is_emailed_and_fixed_through_the_link(accounts, client, 
     path = urlsplit(link).path
     to_login = browser.get(path)
     assert "/login" in to_login.location
-    signed_in = Accounts(browser).log_in(email="alex@acme.test", next_url=path)
+    signed_in = Accounts(browser).log_in(email=address, next_url=path)
     confirm = browser.get(browser.get(signed_in.location).location)
     text = confirm.get_data(as_text=True)
-    assert f"sign in to <strong>{provider_words}</strong> as <strong>alex@acme.test</strong>" in text
+    assert f"sign in to <strong>{provider_words}</strong> as <strong>{address}</strong>" in text
     started = post_form(browser, f"/settings/email-accounts/{box.id}/reconnect",
                         page=f"/settings/email-accounts/{box.id}/reconnect")
-    back = finish_at_tether(browser, sign_in_and_consent(started.location, "alex@acme.test", "mailbox-pw-1"))
-    assert "Done! alex@acme.test is connected." in browser.get(back.location).get_data(as_text=True)
+    back = finish_at_tether(browser, sign_in_and_consent(started.location, address, "mailbox-pw-1"))
+    assert f"Done! {address} is connected." in browser.get(back.location).get_data(as_text=True)
     assert Mailbox.get_by_id(box.id).status == CONNECTED
+    # …and the recovery notice follows, once.
+    recovered = wait_for(lambda: inbox(tether_sandbox, address, kind, "is reconnected"), "the recovery email")
+    assert len(recovered) == 1
 
 
 def test_a_hundred_failing_checks_by_two_consumers_send_exactly_one_email(

@@ -1,0 +1,18 @@
+"""The demo's second half: connect the demo mailboxes once the sandbox answers (make run)."""
+
+from huey.exceptions import RetryTask
+
+from models import demo, events
+from tasks import huey, settings, with_db
+
+
+@huey.task(retries=120)
+@with_db
+def seed_demo_mailboxes():
+    """Retried every second until the sandbox is up; then connects the mailboxes once."""
+    try:
+        seeded = demo.seed_mailboxes(settings)
+    except demo.SandboxNotReady as e:
+        raise RetryTask(f"waiting for the sandbox: {e}", delay=1) from e
+    if seeded:
+        events.dispatch()  # the expired Microsoft mailbox's notices and logs
