@@ -124,20 +124,15 @@ def sandbox_providers(sandbox_json: str) -> dict[str, Provider]:
         issuer = meta["issuer"]
         if flavour == "microsoft" and "{tenantid}" not in issuer:
             issuer = meta.get("issuer_template", issuer)
-        scopes = template.scopes
-        mail_scopes = template.mail_scopes
-        if meta.get("mail_scopes"):
-            mail_scopes = tuple(meta["mail_scopes"])
-            scopes = tuple(s for s in template.scopes if s not in template.mail_scopes) + mail_scopes
         found[key] = replace(
             template, key=key, label=f"{template.label} (sandbox)",
             client_id=client["client_id"], client_secret=client["client_secret"],
             authorize_url=meta["authorization_endpoint"], token_url=meta["token_endpoint"],
             revoke_url=meta.get("revocation_endpoint", ""), jwks_uri=meta["jwks_uri"],
-            issuer=issuer, scopes=scopes, mail_scopes=mail_scopes,
+            issuer=issuer,
             imap_host=info["imap_host"], imap_port=int(info["imap_port"]), imap_security="none",
             smtp_host=info["smtp_host"], smtp_port=int(info["smtp_port"]), smtp_security="none",
-            access_help_url=meta.get("apps_with_access_url", info.get("apps_url", "")),
+            access_help_url=info.get("account_url", ""),
         )
     return found
 

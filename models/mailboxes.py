@@ -95,5 +95,10 @@ class Mailbox(Timestamped):
         self.scopes = ""
 
 
+# What the Email Accounts list shows: selecting only these keeps a 1,000-row page fast.
+LIST_FIELDS = (Mailbox.id, Mailbox.email, Mailbox.provider, Mailbox.status, Mailbox.status_since,
+               Mailbox.status_cause, Mailbox.last_success_at, Mailbox.daily_limit,
+               Mailbox.connected_by, Mailbox.deleted_at)
+
 ENCRYPTED_COLUMNS.extend([(Mailbox, Mailbox.access_token), (Mailbox, Mailbox.refresh_token),
                           (Mailbox, Mailbox.password)])

@@ -133,12 +133,17 @@ def _stop_consumer(proc, log):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def worker(app):
-    """A real Huey consumer process on the configured queue (SqliteHuey or Redis)."""
+    """A real Huey consumer process on the configured queue (SqliteHuey or Redis), for one
+    test: later tests must not have a consumer acting on the tasks they enqueue."""
+    from tasks import huey
+
+    huey.flush()
     proc, log = _start_consumer("worker")
     yield proc
     _stop_consumer(proc, log)
+    huey.flush()  # what the test left queued or scheduled goes with it
 
 
 @pytest.fixture

@@ -68,3 +68,12 @@ def test_access_log_lines_never_show_oauth_codes_or_tokens(caplog):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["ok"] is True
+
+
+def test_templates_carry_no_inline_script_or_style_that_the_csp_would_block():
+    import re
+    from pathlib import Path
+
+    pattern = re.compile(r"""\sstyle=["']|\son[a-z]+=["']|<script(?![^>]*\ssrc=)""")
+    offenders = [str(p) for p in Path("templates").rglob("*.html") if pattern.search(p.read_text())]
+    assert offenders == []

@@ -5,6 +5,7 @@ URL every few seconds with `since=<counter>`. Until the counter moves the answer
 204, which htmx does not swap. Relative times ("2 min ago") are re-rendered once a minute.
 """
 
+import functools
 import time
 
 from flask import render_template, request
@@ -27,6 +28,18 @@ def unchanged() -> bool:
     except ValueError:
         fresh = False
     return fresh and int(since) == changes.version(current_user.team_id)
+
+
+def live_page(view):
+    """Answer a poll that finds nothing new before the view runs any of its queries."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if unchanged():
+            return "", 204
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def render_live(page: str, partial: str, **context):

@@ -7,13 +7,14 @@ from models import notices
 from models.mailboxes import Mailbox
 from models.notifications import Notification, mark_read
 from views.common import can_manage
-from views.live import render_live
+from views.live import live_page, render_live
 
 bp = Blueprint("notifications", __name__)
 
 
 @bp.route("/notifications")
 @login_required
+@live_page
 def index():
     """The signed-in person's notifications, newest first."""
     items = list(Notification.select().where(Notification.user == current_user.id)

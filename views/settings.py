@@ -4,9 +4,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from models.accounts import password_problem
-from models.mailboxes import Mailbox
+from models.mailboxes import LIST_FIELDS, Mailbox
 from views.common import providers
-from views.live import render_live
+from views.live import live_page, render_live
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -19,9 +19,11 @@ def index():
 
 @bp.route("/email-accounts")
 @login_required
+@live_page
 def email_accounts():
     """Email Accounts: one row per mailbox, kept live by one poll for the whole page."""
-    mailboxes = (Mailbox.live().where(Mailbox.team == current_user.team_id)
+    mailboxes = (Mailbox.select(*LIST_FIELDS)
+                 .where((Mailbox.team == current_user.team_id) & Mailbox.deleted_at.is_null())
                  .order_by(Mailbox.email))
     return render_live("mailboxes/index.html", "mailboxes/_list.html", mailboxes=list(mailboxes),
                        providers=providers().all())
