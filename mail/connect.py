@@ -5,6 +5,7 @@ Every socket gets TCP_NODELAY: imaplib sends the AUTHENTICATE reply in two write
 algorithm would add ~40 ms to every login.
 """
 
+import functools
 import smtplib
 import socket
 import ssl
@@ -38,6 +39,13 @@ class Login:
         return self.access_token is not None
 
 
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """One verifying context for every connection: building one loads the CA store, which
+    costs more CPU than the login itself. SSLContext is safe to share between threads."""
+    return ssl.create_default_context()
+
+
 def xoauth2(address: str, token: str) -> str:
     return f"user={address}\x01auth=Bearer {token}\x01\x01"
 
@@ -51,7 +59,7 @@ def _nodelay(sock) -> None:
 
 def imap_login(server: Server, login: Login, tls: ssl.SSLContext | None = None):
     """An authenticated IMAPClient, or MailError with the classified failure."""
-    tls = tls or ssl.create_default_context()
+    tls = tls or default_tls()
     try:
         client = imapclient.IMAPClient(server.host, port=server.port, ssl=server.security == "ssl",
                                        ssl_context=tls, timeout=TIMEOUT)
@@ -97,7 +105,7 @@ def imap_check(server: Server, login: Login, tls=None) -> None:
 
 def smtp_login(server: Server, login: Login, tls: ssl.SSLContext | None = None) -> smtplib.SMTP:
     """An authenticated SMTP connection, or MailError with the classified failure."""
-    tls = tls or ssl.create_default_context()
+    tls = tls or default_tls()
     try:
         if server.security == "ssl":
             smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT, context=tls)

@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -232,6 +233,14 @@ def sync_password_file() -> None:
     """
     if _passwd_file is None:
         return
+    with _passwd_lock:  # control calls arrive on many threads; one writer at a time
+        _write_password_file()
+
+
+_passwd_lock = threading.Lock()
+
+
+def _write_password_file() -> None:
     users = User.select().where(User.kind.in_(store.PASSWORD_KINDS), User.mail_enabled == True)  # noqa: E712
     lines = [f"{u.email}:{u.password_hash}::::::\n" for u in users.order_by(User.email)]
     tmp = _passwd_file.with_suffix(".tmp")
