@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 import clock
+from mail.oauth import Tokens
 from mail.providers import Catalog
 from models import connections
 from models.accounts import User
@@ -65,8 +66,8 @@ def seed_mailboxes(settings: dict) -> bool:
     for email, key, client in ((GOOGLE_BOX, "google-sandbox", "google"),
                                (MICROSOFT_BOX, "microsoft-sandbox", "microsoft")):
         grant = _control(info, "POST", f"/users/{email}/tokens", {"client": client})
-        tokens = _Tokens(grant["access_token"], grant["refresh_token"], int(grant["expires_in"]),
-                         grant["scope"])
+        tokens = Tokens(access_token=grant["access_token"], refresh_token=grant["refresh_token"],
+                        expires_in=int(grant["expires_in"]), scope=grant["scope"])
         connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens)
     connections.save_other(owner.team, owner, OTHER_BOX, {
         "imap_host": info["imap_host"], "imap_port": int(info["imap_port"]), "imap_security": "none",
@@ -114,10 +115,3 @@ def _seed_sequences(owner) -> None:
         enroll(sequence, Contact.select(), owner)
         sequence.resume(owner)
 
-
-class _Tokens:
-    """The shape mail.oauth.Tokens has, for the sandbox's direct grant."""
-
-    def __init__(self, access_token, refresh_token, expires_in, scope):
-        self.access_token, self.refresh_token = access_token, refresh_token
-        self.expires_in, self.scope, self.id_token = expires_in, scope, None

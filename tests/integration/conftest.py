@@ -2,13 +2,18 @@
 
 import os
 import shutil
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
+import clock
+from mail.oauth import Tokens
 from mail.providers import Catalog
 from models import notices
+from models.checks import Checker, Settings
 from sandbox.control import sign_in_and_consent
+from tests import factories
 from tests.support import post_form
 
 
@@ -41,3 +46,24 @@ def connect(client, provider_key, email, password="mailbox-pw-1", **consent):
     """Add mailbox → provider → sign in and consent → back at Tether."""
     url = start_consent(client, f"/settings/email-accounts/connect/{provider_key}")
     return finish_at_tether(client, sign_in_and_consent(url, email, password, **consent))
+
+
+@pytest.fixture
+def checker(app, tether_sandbox):
+    return Checker(Catalog(app.config), Settings(interval=timedelta(minutes=5)))
+
+
+def sandbox_mailbox(sandbox, kind="google", email="alex@acme.test"):
+    """A connected mailbox holding real sandbox tokens (the direct grant, no browser)."""
+    sandbox.control.create_user(email, "mailbox-pw-1", kind=kind)
+    tokens = sandbox.control.issue_tokens(email, client=kind)
+    return factories.mailbox(email=email, provider=f"{kind}-sandbox",
+                             access_token=tokens["access_token"],
+                             refresh_token=tokens["refresh_token"], scopes=tokens["scope"],
+                             access_expires_at=clock.now() + timedelta(seconds=tokens["expires_in"]))
+
+
+def grant_tokens(grant: dict) -> Tokens:
+    """The sandbox's direct grant, in the shape a consent's tokens have."""
+    return Tokens(access_token=grant["access_token"], refresh_token=grant["refresh_token"],
+                  expires_in=int(grant["expires_in"]), scope=grant["scope"])

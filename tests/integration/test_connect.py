@@ -155,3 +155,27 @@ def test_other_provider_update_in_place_and_delete_then_re_add(accounts, client,
     assert back.deleted_at is None and back.status == CONNECTED
     assert Mailbox.select().count() == 1
     assert MailboxHistory.select().where(MailboxHistory.mailbox == box.id).count() >= 3
+
+
+def test_a_callback_from_another_browser_session_or_too_late_is_refused(accounts, client, app, tether_sandbox):
+    import os
+    from datetime import timedelta
+
+    import clock
+    from tests.support import Accounts
+
+    accounts.sign_up()
+    tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind="google")
+    url = start_consent(client, "/settings/email-accounts/connect/google-sandbox")
+    callback = sign_in_and_consent(url, "alex@acme.test", "mailbox-pw-1")
+    elsewhere = app.test_client()
+    Accounts(elsewhere).log_in()  # the same person, another browser
+    foreign = finish_at_tether(elsewhere, callback)
+    assert foreign.status_code == 400 and "another browser session" in foreign.get_data(as_text=True)
+
+    url = start_consent(client, "/settings/email-accounts/connect/google-sandbox")
+    callback = sign_in_and_consent(url, "alex@acme.test", "mailbox-pw-1")
+    clock.set_offset(os.environ["TETHER_CLOCK_FILE"], timedelta(minutes=11).total_seconds())
+    late = finish_at_tether(client, callback)
+    assert late.status_code == 400 and "took too long" in late.get_data(as_text=True)
+    assert Mailbox.select().count() == 0

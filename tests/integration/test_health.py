@@ -7,30 +7,14 @@ from datetime import timedelta
 import pytest
 
 import clock
-from mail.providers import Catalog
 from models import checks, events
-from models.checks import Checker, Settings
 from models.health import MailboxEvent, MailboxHistory
 from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
 from models.notifications import Notification
 from tests import factories
+from tests.integration.conftest import sandbox_mailbox
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-def checker(app, tether_sandbox):
-    return Checker(Catalog(app.config), Settings(interval=timedelta(minutes=5)))
-
-
-def sandbox_mailbox(sandbox, kind="google", email="alex@acme.test"):
-    """A connected mailbox holding real sandbox tokens (the direct grant, no browser)."""
-    sandbox.control.create_user(email, "mailbox-pw-1", kind=kind)
-    tokens = sandbox.control.issue_tokens(email, client=kind)
-    return factories.mailbox(email=email, provider=f"{kind}-sandbox",
-                             access_token=tokens["access_token"],
-                             refresh_token=tokens["refresh_token"], scopes=tokens["scope"],
-                             access_expires_at=clock.now() + timedelta(seconds=tokens["expires_in"]))
 
 
 def _move_clock(delta):
@@ -169,3 +153,83 @@ def test_an_unreachable_mail_server_is_an_outage(accounts, tether_sandbox, check
     checker.check(box.id, force=True)
     row = Mailbox.get_by_id(box.id)
     assert row.status == DEGRADED and "refused the connection" in row.status_cause
+
+
+def test_tokens_expired_at_microsoft_need_reconnect(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "microsoft")
+    tether_sandbox.control.expire_tokens("alex@acme.test")
+    checker.check(box.id, force=True)
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == RECONNECT_REQUIRED and row.status_code == "invalid_grant/700082"
+
+
+def test_a_google_app_in_testing_loses_its_tokens_after_seven_days(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    tether_sandbox.control.set_testing("google", True)
+    box = sandbox_mailbox(tether_sandbox, "google")
+    tether_sandbox.control.advance_clock(timedelta(days=6).total_seconds())
+    Mailbox.update(access_expires_at=clock.now()).execute()
+    checker.check(box.id, force=True)
+    assert Mailbox.get_by_id(box.id).status == CONNECTED
+    tether_sandbox.control.advance_clock(timedelta(days=1, hours=1).total_seconds())
+    Mailbox.update(access_expires_at=clock.now()).execute()
+    checker.check(box.id, force=True)
+    assert Mailbox.get_by_id(box.id).status == RECONNECT_REQUIRED
+
+
+def _wait(condition, what, deadline=20.0):
+    import time
+
+    give_up = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_consumer_sigkilled_while_refreshing_is_replaced_when_its_lease_expires(
+        accounts, tether_sandbox, checker, worker):
+    import signal
+
+    from tasks.checks import SWEEP_GRACE, request_check
+
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    Mailbox.update(access_expires_at=clock.now(), next_check_at=clock.now()).execute()
+    tether_sandbox.control.set_fault("slow", seconds=120, delay=15)  # the refresh hangs…
+    request_check(box.id)
+    _wait(lambda: Mailbox.get_by_id(box.id).lease_owner != "", "the check to take its lease")
+    os.kill(worker.pid, signal.SIGKILL)  # …and the consumer dies right there
+    worker.wait()
+    tether_sandbox.control.clear_faults()
+    assert box.id not in checks.due_ids(grace=SWEEP_GRACE)  # the dead consumer's lease holds
+    _move_clock(checks.LEASE + SWEEP_GRACE + timedelta(seconds=1))
+    assert box.id in checks.due_ids(grace=SWEEP_GRACE)  # the next sweep finds it
+    assert checker.check(box.id) is not None
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == CONNECTED and row.lease_owner == "" and row.refreshed_at is not None
+
+
+def test_two_consumer_processes_share_one_rotating_token(accounts, tether_sandbox, checker, worker, second_worker):
+    from mail import oauth
+    from mail.failures import MailError
+    from tasks.checks import check_mailbox
+
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "microsoft")
+    first_refresh = box.refresh_token
+    Mailbox.update(access_expires_at=clock.now()).execute()
+    for _ in range(6):
+        check_mailbox(box.id, force=True)
+    _wait(lambda: Mailbox.get_by_id(box.id).refreshed_at is not None
+          and Mailbox.get_by_id(box.id).lease_owner == "", "the checks")
+    from tasks import huey
+
+    _wait(lambda: huey.pending_count() == 0, "the queue to drain")
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == CONNECTED and row.refresh_token.reveal() != first_refresh
+    provider = checker.catalog.get("microsoft-sandbox")
+    with pytest.raises(MailError):
+        oauth.refresh(provider, first_refresh)  # rotated away
+    assert oauth.refresh(provider, row.refresh_token.reveal()).access_token  # the stored one lives
