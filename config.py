@@ -66,6 +66,8 @@ def load(overrides: dict | None = None) -> dict:
         "MICROSOFT_CLIENT_ID": env.get("MICROSOFT_CLIENT_ID", ""),
         "MICROSOFT_CLIENT_SECRET": env.get("MICROSOFT_CLIENT_SECRET", ""),
         "MICROSOFT_TENANT": env.get("MICROSOFT_TENANT", "common"),
+        # A Google app still in "Testing" publishing status: its connections last 7 days.
+        "GOOGLE_TESTING_MODE": env.get("TETHER_GOOGLE_TESTING_MODE", "") == "1",
         # The local provider stand-in: offered as "Google (sandbox)" etc. while this file exists.
         "SANDBOX_CONFIG": env.get("TETHER_SANDBOX_CONFIG", str(instance / "sandbox.json")),
         "ALLOW_LOOPBACK_MAIL_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_MAIL_HOSTS", "") == "1",

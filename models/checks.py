@@ -16,7 +16,7 @@ from mail import oauth
 from mail.connect import Login, Server
 from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
 from mail.probe import probe
-from models import health
+from models import check_history, health
 from models.base import db
 from models.crypto import SecretUnreadable
 from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
@@ -148,6 +148,8 @@ class Checker:
 
     def _record(self, mailbox: Mailbox, failure):
         now = clock.now()
+        check_history.record(mailbox.id, "passed" if failure is None else
+                             "refused" if failure.kind is Kind.RECONNECT else "transient")
         if failure is None:
             Mailbox.update(failures_in_a_row=0).where(Mailbox.id == mailbox.id).execute()
             if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again

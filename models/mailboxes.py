@@ -98,7 +98,8 @@ class Mailbox(Timestamped):
 # What the Email Accounts list shows: selecting only these keeps a 1,000-row page fast.
 LIST_FIELDS = (Mailbox.id, Mailbox.email, Mailbox.provider, Mailbox.status, Mailbox.status_since,
                Mailbox.status_cause, Mailbox.last_success_at, Mailbox.daily_limit,
-               Mailbox.connected_by, Mailbox.deleted_at)
+               Mailbox.connected_by, Mailbox.deleted_at, Mailbox.consented_at,
+               Mailbox.refreshed_at)
 
 ENCRYPTED_COLUMNS.extend([(Mailbox, Mailbox.access_token), (Mailbox, Mailbox.refresh_token),
                           (Mailbox, Mailbox.password)])

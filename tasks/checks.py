@@ -12,7 +12,7 @@ from huey import crontab
 
 import clock
 from mail.providers import Catalog
-from models import events
+from models import check_history, events
 from models.checks import Checker, Settings, due_ids
 from tasks import huey, settings, with_db
 
@@ -50,3 +50,4 @@ def sweep():
     """Once a minute: enqueue every overdue, unleased mailbox (lost tasks, restarts)."""
     for mailbox_id in due_ids(grace=SWEEP_GRACE):
         check_mailbox(mailbox_id)
+    check_history.prune()

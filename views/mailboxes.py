@@ -5,11 +5,12 @@ The list itself is the Settings tab (views/settings.py: settings.email_accounts)
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import clock
 from mail import oauth
 from mail.connect import Login, Server
 from mail.presets import guess_servers
 from mail.probe import probe
-from models import connections
+from models import check_history, connections, expiry
 from models.health import recent_history
 from models.mailboxes import DISABLED, Mailbox
 from models.sequences import Sequence
@@ -47,10 +48,14 @@ def add():
 def detail(mailbox_id):
     """What Tether can access, its connection history, and how to remove access."""
     mailbox = _mailbox_or_404(mailbox_id)
+    cells = check_history.week(mailbox.id)
+    totals = {k: sum(c[k] for c in cells) for k in ("passed", "transient", "refused")}
     return render_template("mailboxes/detail.html", mailbox=mailbox,
                            provider=providers().get(mailbox.provider),
                            history=list(recent_history(mailbox, days=30)),
-                           can_manage=can_manage(mailbox))
+                           can_manage=can_manage(mailbox), week=cells, totals=totals,
+                           warning=expiry.warning(mailbox, now=clock.now(),
+                                                  google_testing=current_app.config["GOOGLE_TESTING_MODE"]))
 
 
 # --- Other Provider ----------------------------------------------------------------------

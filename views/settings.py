@@ -1,8 +1,10 @@
 """Settings: Email Accounts (the mailboxes), and the signed-in person's account."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+import clock
+from models import expiry
 from models.accounts import password_problem
 from models.mailboxes import LIST_FIELDS, Mailbox
 from views.common import providers
@@ -25,8 +27,12 @@ def email_accounts():
     mailboxes = (Mailbox.select(*LIST_FIELDS)
                  .where((Mailbox.team == current_user.team_id) & Mailbox.deleted_at.is_null())
                  .order_by(Mailbox.email))
-    return render_live("mailboxes/index.html", "mailboxes/_list.html", mailboxes=list(mailboxes),
-                       providers=providers().all())
+    mailboxes, now = list(mailboxes), clock.now()
+    testing = current_app.config["GOOGLE_TESTING_MODE"]
+    warnings = {m.id: w for m in mailboxes
+                if (w := expiry.warning(m, now=now, google_testing=testing))}
+    return render_live("mailboxes/index.html", "mailboxes/_list.html", mailboxes=mailboxes,
+                       providers=providers().all(), warnings=warnings)
 
 
 @bp.route("/account", methods=["GET", "POST"])

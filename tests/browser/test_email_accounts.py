@@ -50,3 +50,21 @@ def test_every_state_shows_in_words_and_a_revocation_appears_without_reload(page
     expect(row.locator(".status-label")).to_have_text("Reconnect required")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "email-accounts-phone")
+
+
+def test_the_detail_page_tells_access_history_and_the_week(page, live_server, accounts):
+    from models import check_history
+    from models.health import record_failure, transition
+
+    _sign_in(page, live_server, accounts)
+    box = factories.mailbox(scopes="openid email https://mail.google.com/")
+    for n in range(30):
+        check_history.record(box.id, "transient" if n % 10 == 0 else "passed")
+    record_failure(box.id, Failure(Kind.TRANSIENT, "HTTP 503", "The provider is temporarily "
+                                   "unavailable; Tether will keep retrying.", "token endpoint"))
+    transition(box.id, CONNECTED, cause="A later check passed.")
+    page.goto(f"{live_server}/settings/email-accounts/{box.id}")
+    expect(page.get_by_role("heading", name="Last 7 days of checks")).to_be_visible()
+    expect(page.get_by_text("27 passed, 3 met an outage")).to_be_visible()
+    expect(page.get_by_text("https://mail.google.com/")).to_be_visible()
+    screenshot(page, "mailbox-detail")
