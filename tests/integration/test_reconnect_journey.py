@@ -124,3 +124,23 @@ def test_the_email_still_goes_out_once_when_the_consumer_died_after_the_transiti
     wait_for(lambda: inbox(tether_sandbox, "alex@acme.test", "google"), "the email")
     wait_for(_all_dispatched, "every event to be handled")
     assert len(inbox(tether_sandbox, "alex@acme.test", "google")) == 1
+
+
+def test_a_rotated_client_secret_emails_the_operator_once_and_prompts_no_user(
+        accounts, client, tether_sandbox, worker):
+    from datetime import timedelta
+
+    import clock
+    from tasks.checks import request_check
+
+    address = "alex.ops@acme.test"
+    box = owner_connects(accounts, client, tether_sandbox, "google", address)
+    Mailbox.update(access_expires_at=clock.now() - timedelta(minutes=1)).execute()
+    tether_sandbox.control.rotate_secret("google")
+    for _ in range(3):
+        request_check(box.id)
+    wait_for(lambda: Mailbox.get_by_id(box.id).status == "degraded", "the operator's problem")
+    alerts = wait_for(lambda: inbox(tether_sandbox, address, "google", "Tether operator"), "the alert")
+    wait_for(_all_dispatched, "every event to be handled")
+    assert len(inbox(tether_sandbox, address, "google", "Tether operator")) == len(alerts) == 1
+    assert inbox(tether_sandbox, address, "google", "Action needed") == []
