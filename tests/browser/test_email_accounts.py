@@ -68,3 +68,22 @@ def test_the_detail_page_tells_access_history_and_the_week(page, live_server, ac
     expect(page.get_by_text("27 passed, 3 met an outage")).to_be_visible()
     expect(page.get_by_text("https://mail.google.com/")).to_be_visible()
     screenshot(page, "mailbox-detail")
+
+
+def test_back_and_forward_after_live_updates_show_whole_pages(page, live_server, accounts):
+    _sign_in(page, live_server, accounts)
+    box = factories.mailbox()
+    page.goto(live_server + "/settings/email-accounts")
+    transition(box.id, RECONNECT_REQUIRED, failure=Failure(
+        Kind.RECONNECT, "invalid_grant", "The connection token expired or was revoked.", "token endpoint"))
+    expect(page.locator(f'[data-mailbox-id="{box.id}"]')).to_have_attribute(
+        "data-status", RECONNECT_REQUIRED, timeout=8000)  # a live swap happened
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", name="Acme")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()  # not a bare fragment
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    expect(page.locator(f'[data-mailbox-id="{box.id}"]')).to_have_attribute("data-status", RECONNECT_REQUIRED)
+    page.go_forward()
+    expect(page.get_by_role("heading", name="Acme")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
