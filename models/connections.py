@@ -36,41 +36,43 @@ def _claim_row(team, email: str, mailbox_id: int | None) -> Mailbox:
 def save_oauth(team, user, provider, email: str, tokens, *, mailbox_id=None, degraded_by=None):
     """Store a consent's tokens and mark the mailbox connected (or degraded if the first mail
     check hit an outage). Returns the mailbox."""
-    now = clock.now()
-    with write_transaction():
-        mailbox = _claim_row(team, email, mailbox_id)
-        if mailbox.id is None or mailbox.deleted_at is not None:
-            mailbox.connected_by = user
+
+    def fill(mailbox, now):
         mailbox.provider = provider.key
-        mailbox.deleted_at = None
         mailbox.access_token = tokens.access_token
         if tokens.refresh_token:  # a reconnect without a new refresh token keeps the old one
             mailbox.refresh_token = tokens.refresh_token
         mailbox.access_expires_at = now + timedelta(seconds=tokens.expires_in)
         mailbox.scopes = tokens.scope
         mailbox.consented_at = mailbox.refreshed_at = now
-        mailbox.last_check_at = now
-        if degraded_by is None:
-            mailbox.last_success_at = now
-        mailbox.save()
-        _settle(mailbox, user, degraded_by)
-    return mailbox
+
+    return _store(team, user, email, mailbox_id, degraded_by, fill)
 
 
 def save_other(team, user, email: str, settings: dict, password: str, *, mailbox_id=None,
                degraded_by=None):
     """Store Other Provider credentials that passed the connection test."""
+
+    def fill(mailbox, now):
+        mailbox.provider = OTHER
+        for name in ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
+                     "smtp_security", "username"):
+            setattr(mailbox, name, settings[name])
+        mailbox.password = password
+
+    return _store(team, user, email, mailbox_id, degraded_by, fill)
+
+
+def _store(team, user, email, mailbox_id, degraded_by, fill):
+    """The rules both kinds share: which row, who connected it, undeleting, the first check's
+    outcome, and the status change — in one transaction."""
     now = clock.now()
     with write_transaction():
         mailbox = _claim_row(team, email, mailbox_id)
         if mailbox.id is None or mailbox.deleted_at is not None:
             mailbox.connected_by = user
-        mailbox.provider = OTHER
         mailbox.deleted_at = None
-        for name in ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
-                     "smtp_security", "username"):
-            setattr(mailbox, name, settings[name])
-        mailbox.password = password
+        fill(mailbox, now)
         mailbox.last_check_at = now
         if degraded_by is None:
             mailbox.last_success_at = now
