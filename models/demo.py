@@ -58,8 +58,10 @@ def seed_mailboxes(settings: dict) -> bool:
     owner = User.get(User.email == DEMO_EMAIL)
     if Mailbox.select().where(Mailbox.team == owner.team_id).exists():
         return False
+    # The contacts live at the sandbox too, so the demo's outreach really arrives somewhere.
+    contacts = [(email, "other") for email, *_ in DEMO_CONTACTS]
     for email, kind in ((GOOGLE_BOX, "google"), (MICROSOFT_BOX, "microsoft"),
-                        (OTHER_BOX, "other"), (DEMO_EMAIL, "other")):
+                        (OTHER_BOX, "other"), (DEMO_EMAIL, "other"), *contacts):
         _control(info, "POST", "/users", {"email": email, "password": MAILBOX_PASSWORD,
                                           "kind": kind, "name": email.split("@")[0].title()})
     catalog = Catalog(settings)
