@@ -85,7 +85,9 @@ class Checker:
             if mailbox is None or mailbox.deleted_at or mailbox.status == DISABLED:
                 return None
             if not force and mailbox.next_check_at and mailbox.next_check_at > clock.now() + timedelta(seconds=1):
-                return mailbox.next_check_at  # already checked by someone else; not due yet
+                # Checked already (a forced check, or the sweep's duplicate): the task that
+                # check scheduled carries on, so this one ends without scheduling another.
+                return None
             if mailbox.status == RECONNECT_REQUIRED and mailbox.status_where not in ("IMAP", "SMTP"):
                 return self._schedule(mailbox_id, None)  # dead token: wait for the person
             failure = self._run(mailbox)

@@ -233,3 +233,12 @@ def test_two_consumer_processes_share_one_rotating_token(accounts, tether_sandbo
     with pytest.raises(MailError):
         oauth.refresh(provider, first_refresh)  # rotated away
     assert oauth.refresh(provider, row.refresh_token.reveal()).access_token  # the stored one lives
+
+
+def test_a_duplicate_task_for_a_mailbox_not_yet_due_schedules_nothing(accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    next_at = checker.check(box.id, force=True)
+    assert next_at is not None
+    assert checker.check(box.id) is None  # the sweep's or a forced check's leftover task
+    assert Mailbox.get_by_id(box.id).next_check_at == next_at
