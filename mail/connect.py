@@ -91,11 +91,15 @@ def _quietly_close(client) -> None:
         pass
 
 
-def imap_check(server: Server, login: Login, tls=None) -> None:
-    """Login + NOOP + LOGOUT: the IMAP half of a health check."""
+def imap_check(server: Server, login: Login, tls=None, then=None) -> None:
+    """Login + NOOP + LOGOUT: the IMAP half of a health check. `then(client)` runs on the
+    same session before logging out — the reply fetch shares the check's login, because
+    providers throttle logins."""
     client = imap_login(server, login, tls)
     try:
         client.noop()
+        if then is not None:
+            then(client)
         client.logout()
     except (OSError, ssl.SSLError) as e:
         raise MailError(from_network_error(e, "IMAP")) from e

@@ -1,6 +1,7 @@
 """The connection test: log in to IMAP and SMTP side by side and say, for each, what happened
 in plain words. Used when a mailbox is added, when credentials change, and by health checks."""
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -43,9 +44,12 @@ def _run(check, server: Server, login: Login, where: str, allow_loopback: bool |
     return None
 
 
-def probe(imap: Server, smtp: Server, login: Login, *, allow_loopback: bool | None = None) -> ProbeResult:
+def probe(imap: Server, smtp: Server, login: Login, *, allow_loopback: bool | None = None,
+          on_imap=None) -> ProbeResult:
     """Test both servers at once. `allow_loopback` set means the hosts came from a person and
-    must pass the address rules of mail.hosts."""
-    imap_job = _pool.submit(_run, imap_check, imap, login, "IMAP", allow_loopback)
+    must pass the address rules of mail.hosts. `on_imap(client)` runs inside the IMAP session
+    once it is signed in (the reply fetch)."""
+    check = imap_check if on_imap is None else functools.partial(imap_check, then=on_imap)
+    imap_job = _pool.submit(_run, check, imap, login, "IMAP", allow_loopback)
     smtp_job = _pool.submit(_run, smtp_check, smtp, login, "SMTP", allow_loopback)
     return ProbeResult(imap_job.result(), smtp_job.result())
