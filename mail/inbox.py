@@ -43,15 +43,20 @@ class Incoming:
         return bool(self.bounced)
 
 
-def fetch_new(client, cursor: Cursor, folder: str = "INBOX", limit: int = 500):
+def fetch_new(client, cursor: Cursor, folder: str = "INBOX", limit: int = 500, since=None):
     """New messages since `cursor`, and the cursor to store after handling them.
 
     A changed UIDVALIDITY means the server renumbered the folder: start again from the top
-    (callers de-duplicate by Message-ID, so nothing is counted twice)."""
+    (callers de-duplicate by Message-ID, so nothing is counted twice). A mailbox never read
+    before starts at `since` (a date), not at years of old mail."""
     info = client.select_folder(folder, readonly=True)
     uidvalidity = int(info.get(b"UIDVALIDITY", 0))
     last = cursor.last_uid if uidvalidity == cursor.uidvalidity else 0
-    uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)[:limit]
+    if cursor == Cursor() and since is not None:
+        found = client.search(["SINCE", since])
+    else:
+        found = client.search(["UID", f"{last + 1}:*"])
+    uids = sorted(u for u in found if u > last)[:limit]
     messages = []
     if uids:
         key = b"BODY[]<0>"
