@@ -4,10 +4,10 @@ The toggle itself is derived from the mailbox (models/sequences.py); this handle
 log entry each affected sequence shows, once per transition event.
 """
 
-from models import events
+from models import events, outbox
 from models.connections import REMOVED
 from models.health import MailboxEvent
-from models.mailboxes import Mailbox
+from models.mailboxes import CONNECTED, Mailbox
 from models.sequences import REMOVED as SEQUENCE_REMOVED
 from models.sequences import log_mailbox_transition
 
@@ -25,4 +25,6 @@ def sequence_log(event: MailboxEvent) -> None:
     mailbox = Mailbox.get_by_id(event.mailbox_id)
     old = SEQUENCE_REMOVED if _entered_by_removal(event) else event.from_status
     new = SEQUENCE_REMOVED if event.kind == REMOVED else event.to_status
-    log_mailbox_transition(mailbox, old, new, event.cause, event_id=event.id)
+    # Sending (models/outbox.py): an unblocking entry says how many emails were waiting.
+    waiting = outbox.waiting_counts(mailbox.id) if new == CONNECTED else None
+    log_mailbox_transition(mailbox, old, new, event.cause, waiting=waiting, event_id=event.id)

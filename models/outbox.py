@@ -1,0 +1,713 @@
+"""The outbox (DESIGN §4): one row per (enrollment, step), and the rules that take an email from
+"due" to "sent" without losing it or sending it twice.
+
+- A row is planned when its step falls due inside the sequence's sending window and the
+  mailbox's daily limit. The limit belongs to the mailbox, across all its sequences, and
+  counts per **UTC day**: sequences of one mailbox may live in different time zones, and the
+  mailbox needs one day boundary (the provider's own quota knows nothing of our sequences).
+- A sender holds the mailbox's sender lease (one SMTP connection per mailbox, reused across a
+  batch), claims rows (`sending`, with a lease, a Message-ID) and commits before any network
+  I/O; it marks a row `transmitting` right before the SMTP transaction and `sent` after the
+  server's 250, in the same transaction as the enrollment's next step and the log entry.
+- A row left `sending` by a consumer that died is settled by the reconciler: never
+  transmitted → queued again; transmitted → looked up in the Sent folder by Message-ID; not
+  there where the provider files sent mail itself → queued again; not there otherwise →
+  `unknown`, shown to people with "Send again", never resent by itself.
+"""
+
+from datetime import datetime, timedelta
+
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
+
+import clock
+from mail.send import Outgoing, new_message_id
+from models import changes
+from models.base import BaseModel, write_transaction
+from models.contacts import Contact
+from models.mailboxes import CONNECTED, Mailbox
+from models.sequences import (
+    Enrollment,
+    Sequence,
+    SequenceLog,
+    SequenceStep,
+    render_subject,
+    render_template_text,
+    write_log,
+)
+
+QUEUED, SENDING, SENT, UNKNOWN, FAILED, BOUNCED, CANCELLED = (
+    "queued", "sending", "sent", "unknown", "failed", "bounced", "cancelled")
+CLAIMED, TRANSMITTING = "claimed", "transmitting"  # a `sending` row's phase
+STATUS_LABELS = {QUEUED: "Waiting", SENDING: "Sending", SENT: "Sent", UNKNOWN: "Outcome unknown",
+                 FAILED: "Not sent", BOUNCED: "Bounced", CANCELLED: "Cancelled"}
+
+LEASE = timedelta(minutes=2)         # a claimed row, and a mailbox's sender; renewed per email
+BATCH = 50                           # rows claimed per transaction
+RETRIES = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),
+           timedelta(hours=1))       # after a 4xx; the last repeats
+MAX_ATTEMPTS = 12                    # deferred this often → not sent, with "Send again"
+UNKNOWN_SETTLE = timedelta(seconds=5)  # a dropped answer: look in Sent after this pause
+
+
+class OutboxEmail(BaseModel):
+    enrollment = ForeignKeyField(Enrollment, backref="emails", on_delete="CASCADE")
+    # The step's id, not its position: removing an earlier step renumbers positions.
+    step = ForeignKeyField(SequenceStep, null=True, on_delete="SET NULL")
+    sequence = ForeignKeyField(Sequence, backref="emails", on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    position = IntegerField()            # the step's position when planned ("email 2")
+    status = CharField(default=QUEUED)
+    phase = CharField(default="")        # claimed / transmitting, while `sending`
+    due_at = DateTimeField()             # may go out from then on (inside the window)
+    created_at = DateTimeField(default=clock.now)
+    mailbox = ForeignKeyField(Mailbox, null=True, on_delete="SET NULL")  # set at the claim
+    to_email = CharField(default="")
+    subject = TextField(default="")      # as sent, for the thread's later "Re:" steps
+    message_id = CharField(null=True, unique=True)
+    lease_owner = CharField(default="")
+    lease_until = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+    attempted_at = DateTimeField(null=True)  # the last time it went on the wire
+    sent_at = DateTimeField(null=True)
+    reply = CharField(default="")        # the server's answer, e.g. "250 2.0.0 OK" / "550 5.1.1"
+    error = TextField(default="")        # plain words
+
+    class Meta:
+        indexes = ((("enrollment", "step"), True),
+                   (("sequence", "status", "due_at"), False),
+                   (("mailbox", "status", "attempted_at"), False))
+
+    @property
+    def number(self) -> int:
+        return self.position + 1
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def can_send_again(self) -> bool:
+        return self.status in (UNKNOWN, FAILED)
+
+
+class OutboxSender(BaseModel):
+    """Per mailbox: the sender lease (one sender, one SMTP connection at a time) and the
+    scheduled wake-up. `wake` numbers the scheduled task: an older one that fires finds a
+    newer number and stands down, so rescheduling never multiplies tasks."""
+
+    mailbox = ForeignKeyField(Mailbox, primary_key=True, on_delete="CASCADE")
+    lease_owner = CharField(default="")
+    lease_until = DateTimeField(null=True)   # while leased: its expiry; then: the last pass's end
+    wake = IntegerField(default=0)
+    wake_at = DateTimeField(null=True)
+    pause_until = DateTimeField(null=True)   # after a connection failure: retry from then
+
+
+class Unsendable(Exception):
+    """This email cannot be written for this contact; the words say why, for the log."""
+
+
+def day_start(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _window_open(sequence: Sequence, now: datetime) -> bool:
+    return sequence.next_send_time(now) == now
+
+
+# ---- Counting against the daily limit ----------------------------------------------------------
+
+def _attempted_today(mailbox_ids, now) -> dict[int, int]:
+    """Emails that went (or may have gone) on the wire today, per sending mailbox."""
+    rows = (OutboxEmail.select(OutboxEmail.mailbox, fn.COUNT(OutboxEmail.id))
+            .where(OutboxEmail.mailbox.in_(list(mailbox_ids))
+                   & OutboxEmail.status.in_((SENT, UNKNOWN, SENDING))
+                   & (OutboxEmail.attempted_at >= day_start(now)))
+            .group_by(OutboxEmail.mailbox).tuples())
+    return dict(rows)
+
+
+def _waiting_rows(mailbox_ids) -> dict[int, int]:
+    """Queued rows, per mailbox their sequence sends from (they will go out from it)."""
+    rows = (OutboxEmail.select(Sequence.mailbox, fn.COUNT(OutboxEmail.id))
+            .join(Sequence, on=(OutboxEmail.sequence == Sequence.id))
+            .where(Sequence.mailbox.in_(list(mailbox_ids)) & (OutboxEmail.status == QUEUED))
+            .group_by(Sequence.mailbox).tuples())
+    return dict(rows)
+
+
+def sends_today(mailbox_ids) -> dict[int, int]:
+    """{mailbox_id: emails sent today (UTC)} — for "today's sends / daily limit"."""
+    ids = list(mailbox_ids)
+    counts = dict.fromkeys(ids, 0)
+    if not ids:
+        return counts
+    rows = (OutboxEmail.select(OutboxEmail.mailbox, fn.COUNT(OutboxEmail.id))
+            .where(OutboxEmail.mailbox.in_(ids) & OutboxEmail.status.in_((SENT, UNKNOWN))
+                   & (OutboxEmail.attempted_at >= day_start(clock.now())))
+            .group_by(OutboxEmail.mailbox).tuples())
+    counts.update(dict(rows))
+    return counts
+
+
+# ---- Planning: due steps become outbox rows ------------------------------------------------------
+
+def _open_sequences(mailbox_id, now) -> list[Sequence]:
+    """The mailbox's running sequences whose sending window is open now."""
+    return [s for s in Sequence.select().where((Sequence.mailbox == mailbox_id)
+                                               & (Sequence.paused == False))  # noqa: E712
+            if _window_open(s, now)]
+
+
+def plan(mailbox: Mailbox, now: datetime) -> int:
+    """Create queued rows for the enrollments whose step is due, inside each sequence's window
+    and the mailbox's daily limit. Runs under the mailbox's sender lease, so two planners
+    never count the same room twice. Returns the rows created."""
+    sequences = _open_sequences(mailbox.id, now)
+    if not sequences:
+        return 0
+    by_id = {s.id: s for s in sequences}
+    due = (Enrollment.select(Enrollment.id, Enrollment.sequence, Enrollment.contact,
+                             Enrollment.step_index, Enrollment.next_due_at)
+           .where(Enrollment.sequence.in_(list(by_id)) & (Enrollment.status == "active")
+                  & (Enrollment.next_due_at <= now))
+           .order_by(Enrollment.next_due_at, Enrollment.id))
+    created = 0
+    with write_transaction():
+        used = (_attempted_today([mailbox.id], now).get(mailbox.id, 0)
+                + _waiting_rows([mailbox.id]).get(mailbox.id, 0))
+        room = max(mailbox.daily_limit - used, 0)
+        batch = list(due.limit(room + 1).tuples())
+        full, batch = len(batch) > room, batch[:room]
+        steps = {(sid, pos): step_id for step_id, sid, pos in SequenceStep.select(
+            SequenceStep.id, SequenceStep.sequence, SequenceStep.position).where(
+            SequenceStep.sequence.in_(list(by_id))).tuples()}
+        for enrollment_id, sequence_id, contact_id, index, due_at in batch:
+            step_id = steps.get((sequence_id, index))
+            if step_id is None:  # past the last step (steps were removed): done
+                (Enrollment.update(status="finished", next_due_at=None, status_changed_at=now)
+                 .where((Enrollment.id == enrollment_id) & (Enrollment.status == "active")).execute())
+                continue
+            existing = OutboxEmail.get_or_none((OutboxEmail.enrollment == enrollment_id)
+                                               & (OutboxEmail.step == step_id))
+            (Enrollment.update(next_due_at=None)
+             .where((Enrollment.id == enrollment_id) & (Enrollment.next_due_at == due_at)).execute())
+            if existing is None:
+                OutboxEmail.create(enrollment=enrollment_id, step=step_id, sequence=sequence_id,
+                                   contact=contact_id, position=index, status=QUEUED,
+                                   due_at=now, created_at=now)
+                created += 1
+            elif existing.status == SENT:  # already out: only the enrollment lagged behind
+                _advance(existing, existing.sent_at or now, now)
+        if full:  # what is still due now waits for tomorrow
+            _note_daily_limit(mailbox, by_id, due, now, used + created)
+        if created:
+            changes.bump(mailbox.team_id)
+    return created
+
+
+def _note_daily_limit(mailbox, by_id, due, now, used) -> None:
+    """Say it once per sequence and UTC day: the limit is reached, the rest wait."""
+    waiting = {sid for (sid,) in due.select(Enrollment.sequence).order_by().distinct().tuples()}
+    today = day_start(now)
+    noted = {sid for (sid,) in SequenceLog.select(SequenceLog.sequence).where(
+        SequenceLog.sequence.in_(list(waiting)) & (SequenceLog.kind == "daily_limit")
+        & (SequenceLog.created_at >= today)).tuples()}
+    for sequence_id in sorted(waiting - noted):
+        write_log(by_id[sequence_id], "daily_limit",
+                  f"Daily limit reached: {mailbox.email} has sent or queued {used} of its "
+                  f"{mailbox.daily_limit} emails for today, across all its sequences. The "
+                  "rest wait until tomorrow (the day starts at 00:00 UTC).")
+    if waiting - noted:
+        changes.bump(mailbox.team_id)
+
+
+# ---- Claiming and transmitting -----------------------------------------------------------------
+
+def claim(mailbox: Mailbox, owner: str, now: datetime, size: int = BATCH) -> list[OutboxEmail]:
+    """Take up to `size` due rows of the mailbox's open sequences, oldest first, and commit
+    the claim (status `sending`, lease, Message-ID) before anything goes on the wire."""
+    sequences = _open_sequences(mailbox.id, now)
+    if not sequences:
+        return []
+    sequence_ids = [s.id for s in sequences]
+    with write_transaction():
+        room = mailbox.daily_limit - _attempted_today([mailbox.id], now).get(mailbox.id, 0)
+        if room <= 0:
+            return []
+        _cancel_stale(sequence_ids, now)
+        ids = [i for (i,) in OutboxEmail.select(OutboxEmail.id).where(
+            OutboxEmail.sequence.in_(sequence_ids) & (OutboxEmail.status == QUEUED)
+            & (OutboxEmail.due_at <= now)).order_by(OutboxEmail.due_at, OutboxEmail.id)
+            .limit(min(size, room)).tuples()]
+        if not ids:
+            return []
+        (OutboxEmail.update(status=SENDING, phase=CLAIMED, lease_owner=owner,
+                            lease_until=now + LEASE, mailbox=mailbox.id)
+         .where(OutboxEmail.id.in_(ids) & (OutboxEmail.status == QUEUED)).execute())
+        for (row_id,) in list(OutboxEmail.select(OutboxEmail.id).where(
+                (OutboxEmail.lease_owner == owner) & OutboxEmail.message_id.is_null()).tuples()):
+            (OutboxEmail.update(message_id=new_message_id(mailbox.email))
+             .where(OutboxEmail.id == row_id).execute())
+    return list(OutboxEmail.select(OutboxEmail, Contact, Sequence)
+                .join(Contact, on=(OutboxEmail.contact == Contact.id))
+                .join_from(OutboxEmail, Sequence, on=(OutboxEmail.sequence == Sequence.id))
+                .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)
+                       & (OutboxEmail.phase == CLAIMED))
+                .order_by(OutboxEmail.due_at, OutboxEmail.id))
+
+
+def _cancel_stale(sequence_ids, now) -> None:
+    """Queued rows whose contact stopped (replied, bounced, unsubscribed) or whose step was
+    removed are cancelled; for a removed step the enrollment's new current step is planned."""
+    stale = list(OutboxEmail.select(OutboxEmail.id, OutboxEmail.enrollment, OutboxEmail.step)
+                 .join(Enrollment, on=(OutboxEmail.enrollment == Enrollment.id))
+                 .where(OutboxEmail.sequence.in_(sequence_ids) & (OutboxEmail.status == QUEUED)
+                        & (OutboxEmail.step.is_null() | (Enrollment.status != "active")))
+                 .tuples())
+    for row_id, enrollment_id, step_id in stale:
+        OutboxEmail.update(status=CANCELLED, error="Its step was removed or the contact "
+                           "stopped.").where(OutboxEmail.id == row_id).execute()
+        if step_id is None:
+            (Enrollment.update(next_due_at=now)
+             .where((Enrollment.id == enrollment_id) & (Enrollment.status == "active")
+                    & Enrollment.next_due_at.is_null()).execute())
+
+
+GO, SKIP, STOP = "go", "skip", "stop"
+
+
+def begin_transmit(row: OutboxEmail, owner: str, mailbox_id: int, subject: str,
+                   now: datetime) -> str:
+    """Right before the SMTP transaction: is the row still ours, the mailbox still connected,
+    the sequence still running and the contact still active? Commits the `transmitting`
+    phase (so a crash from here on is looked up in Sent) and renews the leases."""
+    with write_transaction():
+        box = (Mailbox.select(Mailbox.status, Mailbox.deleted_at)
+               .where(Mailbox.id == mailbox_id).tuples().first())
+        sequence = (Sequence.select(Sequence.paused, Sequence.mailbox)
+                    .where(Sequence.id == row.sequence_id).tuples().first())
+        if (box is None or box[1] is not None or box[0] != CONNECTED or sequence is None
+                or sequence[0] or sequence[1] != mailbox_id):
+            return STOP  # deleted, disabled, broken or paused mid-batch: the rest wait
+        active = (Enrollment.select(Enrollment.status).where(Enrollment.id == row.enrollment_id)
+                  .scalar() == "active")
+        if not active:
+            (OutboxEmail.update(status=CANCELLED, phase="", lease_owner="", lease_until=None,
+                                error="The contact stopped before it was sent.")
+             .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
+            return SKIP
+        taken = (OutboxEmail.update(phase=TRANSMITTING, attempted_at=now, subject=subject,
+                                    attempts=OutboxEmail.attempts + 1, to_email=row.contact.email,
+                                    lease_until=now + LEASE)
+                 .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)
+                        & (OutboxEmail.status == SENDING)).execute())
+        (OutboxSender.update(lease_until=now + LEASE)
+         .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+    row.to_email, row.subject, row.attempts = row.contact.email, subject, row.attempts + 1
+    row.attempted_at = now
+    return GO if taken else SKIP
+
+
+def untransmit(row: OutboxEmail, owner: str) -> None:
+    """The connection failed before the message was complete: nothing went out."""
+    (OutboxEmail.update(phase=CLAIMED)
+     .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
+
+
+def requeue(owner: str, ids=None) -> int:
+    """Rows this sender holds go back to the queue untouched (nothing of theirs went out)."""
+    query = (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
+             .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)))
+    if ids is not None:
+        query = query.where(OutboxEmail.id.in_(list(ids)))
+    return query.execute()
+
+
+# ---- Outcomes ------------------------------------------------------------------------------------
+
+def _finish(row, owner, **fields) -> bool:
+    fields.update(phase="", lease_owner="", lease_until=None)
+    return (OutboxEmail.update(**fields)
+            .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)
+                   & (OutboxEmail.status == SENDING)).execute()) == 1
+
+
+def _advance(row, sent_at: datetime, now: datetime) -> None:
+    """The enrollment moves to the step after this one, due its delay after this send."""
+    position = (SequenceStep.select(SequenceStep.position).where(SequenceStep.id == row.step_id)
+                .scalar() if row.step_id else None)
+    position = row.position if position is None else position
+    following = (SequenceStep.select().where((SequenceStep.sequence == row.sequence_id)
+                                             & (SequenceStep.position == position + 1)).first())
+    if following is not None:
+        fields = {"next_due_at": sent_at + following.delay}
+    else:  # that was the last step
+        fields = {"next_due_at": None, "status": "finished", "status_changed_at": now}
+    (Enrollment.update(step_index=position + 1, **fields)
+     .where((Enrollment.id == row.enrollment_id) & (Enrollment.status == "active")).execute())
+
+
+def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
+              sent_at: datetime | None = None, found_in_sent: bool = False) -> bool:
+    """The server said 250 (or the Sent folder holds it): sent, the contact moves on, logged."""
+    sent_at = sent_at or now
+    with write_transaction():
+        if not _finish(row, owner, status=SENT, sent_at=sent_at, reply=reply[:200], error=""):
+            return False
+        _advance(row, sent_at, now)
+        how = (" (found in the Sent folder after the connection was interrupted)"
+               if found_in_sent else "")
+        write_log(row.sequence_id, "email_sent",
+                  f"Email {row.number} “{row.subject}” sent to {row.to_email}{how} — "
+                  f"Message-ID {row.message_id}", contact=row.contact_id,
+                  details={"outbox": row.id, "step": row.number, "to": row.to_email,
+                           "message_id": row.message_id, "at": sent_at.isoformat()})
+        changes.bump(_team_of(row))
+    return True
+
+
+def bounce(row: OutboxEmail, owner: str, code: str, now: datetime) -> bool:
+    """The server refused the recipient for good: the contact is bounced in every sequence,
+    and the sequences go on with their other contacts."""
+    with write_transaction():
+        if not _finish(row, owner, status=BOUNCED, reply=code, error="The mail server refused "
+                       "the address."):
+            return False
+        affected = list(Enrollment.select(Enrollment.sequence).where(
+            (Enrollment.contact == row.contact_id) & (Enrollment.status == "active")).tuples())
+        (Enrollment.update(status="bounced", next_due_at=None, status_changed_at=now)
+         .where((Enrollment.contact == row.contact_id) & (Enrollment.status == "active")).execute())
+        (OutboxEmail.update(status=CANCELLED, error="The contact's address bounced.")
+         .where((OutboxEmail.contact == row.contact_id) & (OutboxEmail.status == QUEUED)).execute())
+        write_log(row.sequence_id, "email_bounced",
+                  f"Email {row.number} to {row.to_email} was refused by the mail server: the "
+                  f"address does not exist or takes no mail ({code}). The contact is marked "
+                  "bounced; the sequence goes on with the others.", contact=row.contact_id,
+                  details={"outbox": row.id, "code": code})
+        for (sequence_id,) in affected:
+            if sequence_id != row.sequence_id:
+                write_log(sequence_id, "email_bounced",
+                          f"{row.to_email} is marked bounced: the mail server refused the "
+                          f"address in another sequence ({code}).", contact=row.contact_id)
+        changes.bump(_team_of(row))
+    return True
+
+
+def fail(row: OutboxEmail, owner: str, words: str, now: datetime, code: str = "") -> bool:
+    """Not sent and not retried by itself: the log says why; "Send again" after a fix."""
+    with write_transaction():
+        if not _finish(row, owner, status=FAILED, reply=code, error=words):
+            return False
+        write_log(row.sequence_id, "email_failed",
+                  f"Email {row.number} to {row.contact.email} was not sent: {words}",
+                  contact=row.contact_id, details={"outbox": row.id, "code": code})
+        changes.bump(_team_of(row))
+    return True
+
+
+def defer(row: OutboxEmail, owner: str, code: str, now: datetime) -> bool:
+    """A temporary refusal (4xx): the row waits and is tried again, a little later each time."""
+    if row.attempts >= MAX_ATTEMPTS:
+        return fail(row, owner, f"the mail server kept deferring it ({code}); Tether gave up "
+                    f"after {row.attempts} tries.", now, code)
+    retry_at = now + RETRIES[min(row.attempts, len(RETRIES)) - 1]
+    with write_transaction():
+        if not _finish(row, owner, status=QUEUED, due_at=retry_at, reply=code,
+                       error="Deferred by the mail server."):
+            return False
+        write_log(row.sequence_id, "email_deferred",
+                  f"Email {row.number} to {row.to_email} was deferred by the mail server "
+                  f"({code}); Tether tries again at {row.sequence.local_time(retry_at)}.",
+                  contact=row.contact_id, details={"outbox": row.id, "code": code})
+        changes.bump(_team_of(row))
+    return True
+
+
+def hold_for_reconcile(row: OutboxEmail, owner: str, now: datetime) -> None:
+    """No answer after the final ".": leave it `sending` and let the reconciler look in Sent
+    once the provider had a moment to file it."""
+    (OutboxEmail.update(lease_until=now + UNKNOWN_SETTLE)
+     .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
+
+
+def _team_of(row) -> int:
+    return row.sequence.team_id  # joined by claim() and adopt_orphans(); else one query
+
+
+# ---- Reconciling what a crash left unknown ------------------------------------------------------
+
+def adopt_orphans(mailbox_id: int, owner: str, now: datetime) -> list[OutboxEmail]:
+    """Rows sent from this mailbox and left `sending` by a sender whose lease expired. Those
+    never transmitted go straight back to the queue; the others are taken over (leased to
+    `owner`) for a look in the Sent folder and returned."""
+    orphans = (OutboxEmail.select(OutboxEmail.id)
+               .where((OutboxEmail.mailbox == mailbox_id) & (OutboxEmail.status == SENDING)
+                      & (OutboxEmail.lease_until < now)))
+    with write_transaction():
+        ids = [i for (i,) in orphans.tuples()]
+        if not ids:
+            return []
+        (OutboxEmail.update(lease_owner=owner, lease_until=now + LEASE)
+         .where(OutboxEmail.id.in_(ids) & (OutboxEmail.status == SENDING)
+                & (OutboxEmail.lease_until < now)).execute())
+        (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
+         .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)
+                & (OutboxEmail.phase != TRANSMITTING)).execute())
+    return list(OutboxEmail.select(OutboxEmail, Contact, Sequence)
+                .join(Contact, on=(OutboxEmail.contact == Contact.id))
+                .join_from(OutboxEmail, Sequence, on=(OutboxEmail.sequence == Sequence.id))
+                .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING))
+                .order_by(OutboxEmail.id))
+
+
+def release_orphans(owner: str, retry_at: datetime) -> None:
+    """The Sent folder could not be read: leave the rows `sending`, to be looked at again."""
+    (OutboxEmail.update(lease_owner="", lease_until=retry_at)
+     .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)).execute())
+
+
+def settle(row: OutboxEmail, owner: str, *, found: bool, provider_files_sent: bool,
+           now: datetime) -> str:
+    """Decide an orphan after the Sent folder was searched for its Message-ID."""
+    if found:
+        mark_sent(row, owner, "found in Sent", now, sent_at=row.attempted_at or now,
+                  found_in_sent=True)
+        return SENT
+    with write_transaction():
+        if provider_files_sent:
+            # The provider files every accepted message in Sent: not there, not accepted.
+            if _finish(row, owner, status=QUEUED):
+                write_log(row.sequence_id, "email_requeued",
+                          f"Email {row.number} to {row.to_email} had not gone out when the "
+                          "connection to the mail server was interrupted (it is not in the "
+                          "Sent folder); it is sent again.", contact=row.contact_id,
+                          details={"outbox": row.id, "message_id": row.message_id})
+                changes.bump(_team_of(row))
+            return QUEUED
+        if _finish(row, owner, status=UNKNOWN, error="The connection ended before the mail "
+                   "server answered, and this mailbox keeps no copy of it in Sent."):
+            write_log(row.sequence_id, "email_unknown",
+                      f"Email {row.number} to {row.to_email}: Tether cannot tell whether it "
+                      "went out — the connection ended before the mail server answered, and "
+                      "there is no copy in the Sent folder. Check the recipient or your Sent "
+                      "folder; press “Send again” to send it.", contact=row.contact_id,
+                      details={"outbox": row.id, "message_id": row.message_id})
+            changes.bump(_team_of(row))
+        return UNKNOWN
+
+
+# ---- What people do ----------------------------------------------------------------------------
+
+def send_again(row: OutboxEmail, user) -> str | None:
+    """The one-click "Send again" for an email whose outcome is unknown or that was not sent.
+    Returns why not, or None. It keeps its Message-ID, so a copy that did arrive after all is
+    recognised as the same message by the recipient's mail program."""
+    if not row.can_send_again:
+        return "This email is not waiting for you."
+    now = clock.now()
+    with write_transaction():
+        done = (OutboxEmail.update(status=QUEUED, due_at=now, phase="", error="", attempts=0)
+                .where((OutboxEmail.id == row.id)
+                       & OutboxEmail.status.in_((UNKNOWN, FAILED))).execute())
+        if done:
+            write_log(row.sequence_id, "send_again",
+                      f"“Send again” pressed by {user.display_name} for email {row.number} to "
+                      f"{row.to_email or row.contact.email}", contact=row.contact_id,
+                      details={"outbox": row.id})
+            changes.bump(_team_of(row))
+    return None if done else "This email is not waiting for you."
+
+
+def needing_attention(sequence) -> list[OutboxEmail]:
+    """Emails of this sequence that wait for a person: outcome unknown, or not sent."""
+    return list(OutboxEmail.select(OutboxEmail, Contact)
+                .join(Contact, on=(OutboxEmail.contact == Contact.id))
+                .where((OutboxEmail.sequence == sequence)
+                       & OutboxEmail.status.in_((UNKNOWN, FAILED)))
+                .order_by(OutboxEmail.id.desc()).limit(100))
+
+
+def attention_count(sequence_id: int) -> int:
+    return (OutboxEmail.select().where((OutboxEmail.sequence == sequence_id)
+                                       & OutboxEmail.status.in_((UNKNOWN, FAILED))).count())
+
+
+def pending_by_enrollment(enrollment_ids) -> dict[int, OutboxEmail]:
+    """{enrollment_id: its email on the way or waiting for a person}, for a page of contacts."""
+    ids = list(enrollment_ids)
+    if not ids:
+        return {}
+    return {e.enrollment_id: e for e in OutboxEmail.select(
+        OutboxEmail.id, OutboxEmail.enrollment, OutboxEmail.status, OutboxEmail.position)
+        .where(OutboxEmail.enrollment.in_(ids)
+               & OutboxEmail.status.in_((QUEUED, SENDING, UNKNOWN, FAILED)))}
+
+
+def waiting_counts(mailbox_id: int) -> dict[int, int]:
+    """{sequence_id: emails waiting to go out from this mailbox}: queued or unsettled rows and
+    steps already due — what "N waiting emails will be sent" counts after a reconnect."""
+    now = clock.now()
+    sequence_ids = [s for (s,) in Sequence.select(Sequence.id)
+                    .where(Sequence.mailbox == mailbox_id).tuples()]
+    counts = dict.fromkeys(sequence_ids, 0)
+    if not sequence_ids:
+        return counts
+    for sid, n in (OutboxEmail.select(OutboxEmail.sequence, fn.COUNT(OutboxEmail.id))
+                   .where(OutboxEmail.sequence.in_(sequence_ids)
+                          & OutboxEmail.status.in_((QUEUED, SENDING)))
+                   .group_by(OutboxEmail.sequence).tuples()):
+        counts[sid] += n
+    for sid, n in (Enrollment.select(Enrollment.sequence, fn.COUNT(Enrollment.id))
+                   .where(Enrollment.sequence.in_(sequence_ids) & (Enrollment.status == "active")
+                          & (Enrollment.next_due_at <= now))
+                   .group_by(Enrollment.sequence).tuples()):
+        counts[sid] += n
+    return counts
+
+
+# ---- The rendered email ------------------------------------------------------------------------
+
+EMPTY_SUBJECT = ("its subject is empty for this contact (the subject's fields left nothing). "
+                 "Give the field a fallback, like {{first_name|there}}, then press “Send again”.")
+
+
+def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime) -> Outgoing:
+    """The email this row sends, rendered now for its contact. A step without a subject
+    replies in the thread of the contact's earlier emails ("Re: …", In-Reply-To,
+    References). Raises Unsendable with plain words."""
+    step = SequenceStep.get_or_none(SequenceStep.id == row.step_id) if row.step_id else None
+    if step is None:
+        raise Unsendable("its step was removed from the sequence.")
+    contact, sequence = row.contact, row.sequence
+    in_reply_to, references = "", ()
+    if step.subject.strip():
+        subject = render_subject(step.subject, contact).strip()
+    else:
+        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
+                       .where((OutboxEmail.enrollment == row.enrollment_id)
+                              & OutboxEmail.status.in_((SENT, UNKNOWN))
+                              & (OutboxEmail.position < row.position))
+                       .order_by(OutboxEmail.position, OutboxEmail.id))
+        if earlier:
+            base = earlier[-1].subject
+            in_reply_to = earlier[-1].message_id
+            references = tuple(e.message_id for e in earlier)[-20:]
+        else:
+            first = sequence.steps_in_order().first()
+            base = render_subject(first.subject, contact).strip() if first else ""
+        subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
+    if not subject:
+        raise Unsendable(EMPTY_SUBJECT)
+    return Outgoing(from_address=mailbox.email, from_name=sequence.sender_name or mailbox.display_name,
+                    to_address=contact.email, to_name=contact.name, subject=subject,
+                    body=render_template_text(step.body, contact), message_id=row.message_id,
+                    date=now, in_reply_to=in_reply_to, references=references)
+
+
+# ---- The sender lease and the wake-up schedule -------------------------------------------------
+
+def acquire_sender(mailbox_id: int, owner: str, now: datetime) -> bool:
+    """Take the mailbox's sender lease if it is free or expired. One UPDATE: atomic."""
+    OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
+    taken = (OutboxSender.update(lease_owner=owner, lease_until=now + LEASE)
+             .where((OutboxSender.mailbox == mailbox_id)
+                    & ((OutboxSender.lease_owner == "") | OutboxSender.lease_until.is_null()
+                       | (OutboxSender.lease_until < now)))
+             .execute())
+    return taken == 1
+
+
+def release_sender(mailbox_id: int, owner: str) -> None:
+    """Free the lease; `lease_until` then keeps when the last pass ended."""
+    (OutboxSender.update(lease_owner="", lease_until=clock.now())
+     .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+
+
+def pause_sender(mailbox_id: int, until: datetime) -> None:
+    OutboxSender.update(pause_until=until).where(OutboxSender.mailbox == mailbox_id).execute()
+
+
+def current_wake(mailbox_id: int) -> int | None:
+    return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
+
+
+def set_wake(mailbox_id: int, at: datetime) -> int:
+    """Record the next wake-up and return its number (the scheduled task's argument)."""
+    with write_transaction():
+        OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
+        (OutboxSender.update(wake=OutboxSender.wake + 1, wake_at=at)
+         .where(OutboxSender.mailbox == mailbox_id).execute())
+        return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
+
+
+def wake_times(now: datetime, mailbox_ids=None) -> dict[int, datetime]:
+    """When each connected mailbox next has sending work: a due step or a queued row, inside
+    its sequence's window and the daily limit; or a row to reconcile. One pass of grouped
+    queries for all mailboxes (the sweep) or a few (a sender's next wake-up)."""
+    boxes = Mailbox.select(Mailbox.id, Mailbox.daily_limit).where(
+        Mailbox.deleted_at.is_null() & (Mailbox.status == CONNECTED))
+    if mailbox_ids is not None:
+        boxes = boxes.where(Mailbox.id.in_(list(mailbox_ids)))
+    limits = dict(boxes.tuples())
+    if not limits:
+        return {}
+    sequences = list(Sequence.select().where(Sequence.mailbox.in_(list(limits))
+                                             & (Sequence.paused == False)))  # noqa: E712
+    sequence_ids = [s.id for s in sequences]
+    steps_due = dict(Enrollment.select(Enrollment.sequence, fn.MIN(Enrollment.next_due_at))
+                     .where(Enrollment.sequence.in_(sequence_ids) & (Enrollment.status == "active")
+                            & Enrollment.next_due_at.is_null(False))
+                     .group_by(Enrollment.sequence).tuples()) if sequence_ids else {}
+    rows_due = dict(OutboxEmail.select(OutboxEmail.sequence, fn.MIN(OutboxEmail.due_at))
+                    .where(OutboxEmail.sequence.in_(sequence_ids) & (OutboxEmail.status == QUEUED))
+                    .group_by(OutboxEmail.sequence).tuples()) if sequence_ids else {}
+    attempted, waiting = _attempted_today(limits, now), _waiting_rows(limits)
+    paused = dict(OutboxSender.select(OutboxSender.mailbox, OutboxSender.pause_until)
+                  .where(OutboxSender.mailbox.in_(list(limits))
+                         & (OutboxSender.pause_until > now)).tuples())
+    tomorrow = day_start(now) + timedelta(days=1)
+    found: dict[int, datetime] = {}
+
+    def consider(mailbox_id, moment):
+        if moment is not None and (mailbox_id not in found or moment < found[mailbox_id]):
+            found[mailbox_id] = moment
+
+    for sequence in sequences:
+        mid = sequence.mailbox_id
+        sent = attempted.get(mid, 0)
+        for moment, full in ((steps_due.get(sequence.id), sent + waiting.get(mid, 0)),
+                             (rows_due.get(sequence.id), sent)):
+            if moment is None:
+                continue
+            if full >= limits[mid]:
+                moment = max(moment, tomorrow)
+            moment = max(moment, now, paused.get(mid, now))
+            consider(mid, sequence.next_send_time(moment))
+    for mid, moment in (OutboxEmail.select(OutboxEmail.mailbox, fn.MIN(OutboxEmail.lease_until))
+                        .where(OutboxEmail.mailbox.in_(list(limits))
+                               & (OutboxEmail.status == SENDING))
+                        .group_by(OutboxEmail.mailbox).tuples()):
+        consider(mid, max(moment, paused.get(mid, moment)))
+    return found
+
+
+def wakes_due(now: datetime, grace: timedelta) -> list[tuple[int, datetime]]:
+    """The sweep's question: mailboxes with sending work and no wake-up on its way — none
+    scheduled, one that should have fired more than `grace` ago, or one later than the work
+    (new enrollments). A mailbox whose sender is at work reschedules itself."""
+    times = wake_times(now)
+    if not times:
+        return []
+    senders = {s.mailbox_id: s for s in OutboxSender.select().where(
+        OutboxSender.mailbox.in_(list(times)))}
+    due = []
+    for mailbox_id, at in sorted(times.items()):
+        sender = senders.get(mailbox_id)
+        if sender and sender.lease_owner and sender.lease_until and sender.lease_until > now:
+            continue
+        if (sender is None or sender.wake_at is None or sender.wake_at < now - grace
+                or at < sender.wake_at - timedelta(seconds=1)):
+            due.append((mailbox_id, at))
+    return due
+

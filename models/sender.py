@@ -1,0 +1,299 @@
+"""The sender: one mailbox's due emails over one SMTP connection reused across the batch, and
+the reconciler that settles sends a crash left unknown by looking in the Sent folder.
+
+It runs under the mailbox's sender lease (models/outbox.py), so one sender per mailbox at a
+time however many consumers there are. Every write is a short transaction of the outbox's own
+rules; network I/O happens between them, never inside one.
+"""
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import clock
+from mail import send
+from mail.connect import Login, Server, imap_login, smtp_login
+from mail.failures import Failure, Kind, MailError
+from models import checks, outbox
+from models.crypto import SecretUnreadable
+from models.mailboxes import Mailbox
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = timedelta(minutes=1)   # a failed connection: the mailbox's emails wait this long
+BUSY_RETRY = timedelta(seconds=5)    # a check holds the token: look again shortly
+
+
+def pause_point(name: str) -> None:
+    """A named point where a test SIGKILLs the consumer ("after_claim", "after_accepted",
+    "after_sent_copy"). Inert unless TETHER_ENV=testing *and* TETHER_TEST_PAUSE_AT names this
+    point: then the consumer writes a marker file and waits here to be killed. The sandbox
+    has no fault that holds an SMTP answer, so a test could not otherwise stop a consumer
+    between the server's 250 and the commit that records it."""
+    if os.environ.get("TETHER_TEST_PAUSE_AT") != name or os.environ.get("TETHER_ENV") != "testing":
+        return
+    folder = os.environ.get("TETHER_INSTANCE_DIR", ".")
+    Path(folder, f"paused-{name}").write_text(str(os.getpid()))
+    time.sleep(300)
+
+
+@dataclass
+class Run:
+    next_at: datetime | None = None  # when the mailbox next has work (None: nothing, or not ours)
+    check: bool = False              # an authentication failure: ask for an immediate check
+
+
+class _Busy(Exception):
+    """A health check holds the mailbox's token lease (it may be rotating the token)."""
+
+
+class Sender:
+    """Sends with the health engine's Checker, for its provider catalog and token refresh."""
+
+    def __init__(self, checker: checks.Checker, tls=None):
+        self.checker = checker
+        self.tls = tls
+
+    def run(self, mailbox_id: int, wake: int | None = None) -> Run:
+        """One pass for one mailbox: settle orphans, plan due steps, send what is due."""
+        if wake is not None and outbox.current_wake(mailbox_id) != wake:
+            return Run()  # a newer wake-up was scheduled; that one does the work
+        owner = secrets.token_hex(8)
+        if not outbox.acquire_sender(mailbox_id, owner, clock.now()):
+            return Run()  # another consumer sends for this mailbox now; it reschedules
+        batch = None
+        try:
+            mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
+            if mailbox is None or not mailbox.can_send:
+                return Run()  # waits quietly; a reconnect wakes it up again
+            batch = _Batch(self, mailbox, owner)
+            batch.reconcile()
+            batch.send()
+        finally:
+            if batch is not None:
+                batch.close()
+            outbox.release_sender(mailbox_id, owner)
+        next_at = outbox.wake_times(clock.now(), [mailbox_id]).get(mailbox_id)
+        return Run(next_at=next_at, check=batch.check)
+
+
+class _Batch:
+    """One run's connections and credentials for one mailbox."""
+
+    def __init__(self, sender: Sender, mailbox: Mailbox, owner: str):
+        self.sender, self.mailbox, self.owner = sender, mailbox, owner
+        self.smtp = self.imap = None
+        self.login: Login | None = None
+        self.sent_folder = ""
+        self.no_copy = False   # appending to Sent failed once: not again in this batch
+        self.check = False
+        self.stopped = False
+        self.reconnected = False
+
+    # -- credentials and connections ------------------------------------------------------------
+
+    def _provider(self):
+        provider = self.sender.checker.catalog.get(self.mailbox.provider)
+        if provider is None:
+            raise MailError(Failure(Kind.APP, "provider not configured", "The provider of "
+                                    "this mailbox is not configured any more.", "Tether"))
+        return provider
+
+    def _server(self, kind: str) -> Server:
+        source = self._provider() if self.mailbox.is_oauth else self.mailbox
+        return Server(getattr(source, f"{kind}_host"), getattr(source, f"{kind}_port"),
+                      getattr(source, f"{kind}_security"))
+
+    def _credentials(self, refresh: bool = False) -> Login:
+        box = Mailbox.get_by_id(self.mailbox.id)  # a check may have rotated the token meanwhile
+        if not box.is_oauth:
+            return Login(address=box.email, username=box.username,
+                         password=box.password.reveal() if box.password else "")
+        if (refresh or box.access_token is None or box.access_expires_at is None
+                or box.access_expires_at - checks.REFRESH_MARGIN <= clock.now()):
+            return Login(address=box.email, access_token=self._refresh(), fresh=True)
+        return Login(address=box.email, access_token=box.access_token.reveal(), fresh=False)
+
+    def _refresh(self) -> str:
+        """Refresh under the health check's lease: the one refresher of a mailbox's token at
+        a time (Microsoft rotates refresh tokens; two refreshers would kill each other's)."""
+        provider = self._provider()
+        owner = secrets.token_hex(8)
+        if not checks.acquire(self.mailbox.id, owner):
+            raise _Busy()
+        try:
+            return self.sender.checker._refresh(Mailbox.get_by_id(self.mailbox.id), provider)
+        finally:
+            checks.release(self.mailbox.id, owner)
+
+    def _login(self, connect):
+        """Log in with the stored token; a refusal of a token we did not just refresh proves
+        nothing, so refresh once and try again."""
+        self.login = self._credentials()
+        try:
+            return connect(self.login)
+        except MailError as e:
+            if not e.failure.stale_token:
+                raise
+        self.login = self._credentials(refresh=True)
+        return connect(self.login)
+
+    def _open_smtp(self):
+        return self._login(lambda login: smtp_login(self._server("smtp"), login, self.sender.tls))
+
+    def _open_imap(self):
+        if self.imap is None:
+            self.imap = self._login(lambda login: imap_login(self._server("imap"), login,
+                                                             self.sender.tls))
+            self.sent_folder = send.sent_folder(self.imap)
+        return self.imap
+
+    def close(self) -> None:
+        send.close(self.smtp)
+        send.logout(self.imap)
+        self.smtp = self.imap = None
+
+    def _give_up(self, failure: Failure | None, retry: timedelta = RETRY_AFTER) -> None:
+        """Stop this batch: what it still holds goes back to the queue, in order."""
+        self.stopped = True
+        outbox.requeue(self.owner)
+        outbox.pause_sender(self.mailbox.id, clock.now() + retry)
+        if failure is not None and (failure.kind is not Kind.TRANSIENT or failure.stale_token):
+            self.check = True  # the health engine decides: reconnect needed, or a blip
+        if failure is not None:
+            log.info("sending from mailbox %s stopped: %s %s", self.mailbox.id, failure.code,
+                     failure.cause)
+
+    def _connect_or_give_up(self) -> bool:
+        try:
+            self.smtp = self._open_smtp()
+            return True
+        except MailError as e:
+            self._give_up(e.failure)
+        except _Busy:
+            self._give_up(None, BUSY_RETRY)
+        except SecretUnreadable:
+            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
+        return False
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send(self) -> None:
+        while not self.stopped:
+            now = clock.now()
+            outbox.plan(self.mailbox, now)
+            rows = outbox.claim(self.mailbox, self.owner, now)
+            if not rows:
+                return
+            pause_point("after_claim")
+            for row in rows:
+                if self.stopped:
+                    break
+                self._one(row)
+        outbox.requeue(self.owner)
+
+    def _one(self, row) -> None:
+        now = clock.now()
+        try:
+            email = outbox.outgoing(row, self.mailbox, now)
+            data = send.compose(email)
+        except outbox.Unsendable as e:
+            outbox.fail(row, self.owner, str(e), now)
+            return
+        except ValueError as e:  # a line break in a header, an address SMTP cannot carry
+            outbox.fail(row, self.owner, f"it cannot be written as an email ({e}).", now)
+            return
+        if self.smtp is None and not self._connect_or_give_up():
+            return
+        verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now)
+        if verdict != outbox.GO:
+            self.stopped = verdict == outbox.STOP
+            return
+        try:
+            reply = self._deliver(row, data)
+        except send.Refused as e:
+            if e.recipient:
+                outbox.bounce(row, self.owner, e.shown, now)
+            elif e.too_big:
+                outbox.fail(row, self.owner, f"it is larger than the mail server accepts "
+                            f"({e.shown}).", now, e.shown)
+            else:
+                outbox.fail(row, self.owner, f"the mail server refused it ({e.shown}).", now,
+                            e.shown)
+        except send.Deferred as e:
+            outbox.defer(row, self.owner, e.shown, now)
+        except send.OutcomeUnknown:
+            outbox.hold_for_reconcile(row, self.owner, now)
+            send.close(self.smtp)  # that connection is gone; the next email opens another
+            self.smtp = None
+        except MailError as e:
+            outbox.requeue(self.owner, [row.id])
+            self._give_up(e.failure)
+        except _Busy:
+            outbox.requeue(self.owner, [row.id])
+            self._give_up(None, BUSY_RETRY)
+        except SecretUnreadable:
+            outbox.requeue(self.owner, [row.id])
+            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
+        else:
+            pause_point("after_accepted")
+            if not self.mailbox.is_oauth:
+                # Before the commit: a crash from here on finds the copy and knows it was sent.
+                self._file_copy(data)
+            outbox.mark_sent(row, self.owner, reply, clock.now())
+
+    def _deliver(self, row, data: bytes) -> str:
+        """Send on the open connection; if it broke before the message was complete, open
+        another once per batch and send again (nothing went out the first time)."""
+        fresh, oauth = self.login.fresh, self.login.oauth
+        try:
+            return send.deliver(self.smtp, self.mailbox.email, row.contact.email, data,
+                                fresh=fresh, oauth=oauth)
+        except MailError:
+            send.close(self.smtp)
+            self.smtp = None
+            if self.reconnected:
+                raise
+        self.reconnected = True
+        outbox.untransmit(row, self.owner)
+        self.smtp = self._open_smtp()  # MailError / _Busy propagate: the batch stops
+        return send.deliver(self.smtp, self.mailbox.email, row.contact.email, data,
+                            fresh=self.login.fresh, oauth=self.login.oauth)
+
+    def _file_copy(self, data: bytes) -> None:
+        """Other Provider servers keep no copy of what is sent over SMTP: file ours in Sent,
+        as people expect, and so an interrupted send can be looked up there."""
+        if self.no_copy:
+            return
+        try:
+            send.append_sent(self._open_imap(), self.sent_folder, data, clock.now())
+            pause_point("after_sent_copy")
+        except (MailError, _Busy, SecretUnreadable) as e:
+            self.no_copy = True
+            log.warning("mailbox %s: could not file a copy in Sent: %s", self.mailbox.id, e)
+
+    # -- reconciling ----------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Settle the rows a dead sender left `sending` for this mailbox."""
+        now = clock.now()
+        rows = outbox.adopt_orphans(self.mailbox.id, self.owner, now)
+        if not rows:
+            return
+        try:
+            imap = self._open_imap()
+            found = send.find_in_sent(imap, self.sent_folder, [r.message_id for r in rows])
+        except (MailError, _Busy, SecretUnreadable) as e:
+            outbox.release_orphans(self.owner, now + RETRY_AFTER)
+            failure = getattr(e, "failure", None)
+            if failure is not None and (failure.kind is not Kind.TRANSIENT or failure.stale_token):
+                self.check = True
+            send.logout(self.imap)
+            self.imap = None
+            return
+        for row in rows:
+            outbox.settle(row, self.owner, found=row.message_id in found,
+                          provider_files_sent=self.mailbox.is_oauth, now=clock.now())
