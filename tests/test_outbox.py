@@ -260,3 +260,32 @@ def test_paused_or_removed_mid_batch_stops_and_the_rest_wait(owner, box):
     outbox.requeue("s", [second.id])
     assert OutboxEmail.get_by_id(second.id).status == QUEUED
 
+
+def test_send_again_is_one_click_in_the_log_and_another_teams_email_is_a_404(owner, box, client,
+                                                                            app):
+    from tests.support import Accounts, post_form
+
+    sequence = running(owner, box)
+    outbox.plan(box, clock.now())
+    (row,) = outbox.claim(box, "dead", clock.now())
+    outbox.begin_transmit(row, "dead", box.id, "Hi Ada", clock.now())
+    set_now(clock.now() + outbox.LEASE + timedelta(seconds=1))
+    (orphan,) = outbox.adopt_orphans(box.id, "me", clock.now())
+    outbox.settle(orphan, "me", found=False, provider_files_sent=False, now=clock.now())
+
+    log_page = f"/sequences/{sequence.id}/log"
+    html = client.get(log_page).get_data(as_text=True)
+    assert "Needs your attention" in html and "Email 1 to ada@client.test: outcome unknown" in html
+    assert "1 email needs your attention" in client.get(f"/sequences/{sequence.id}").get_data(as_text=True)
+    pressed = post_form(client, f"/sequences/{sequence.id}/emails/{row.id}/send-again", page=log_page)
+    assert pressed.status_code == 302 and pressed.location.endswith(log_page)
+    assert OutboxEmail.get_by_id(row.id).status == QUEUED
+    assert "“Send again” pressed by Owner for email 1 to ada@client.test" in \
+        client.get(log_page).get_data(as_text=True)
+    assert "Needs your attention" not in client.get(log_page).get_data(as_text=True)
+
+    stranger = app.test_client()
+    Accounts(stranger).sign_up(email="eve@other.test", team_name="Other")
+    refused = post_form(stranger, f"/sequences/{sequence.id}/emails/{row.id}/send-again",
+                        page="/sequences")
+    assert refused.status_code == 404

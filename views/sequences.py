@@ -10,8 +10,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 import clock
+from models import outbox
 from models.contacts import Contact
 from models.mailboxes import Mailbox
+from models.outbox import OutboxEmail
 from models.sequences import (
     BLOCKED,
     ENROLLMENT_STATUSES,
@@ -256,10 +258,13 @@ def show(sequence_id):
                    .order_by(Enrollment.created_at.desc(), Enrollment.id.desc()))
     if status in ENROLLMENT_STATUSES:
         enrollments = enrollments.where(Enrollment.status == status)
+    enrollments = list(enrollments.paginate(page, PER_PAGE))
     return render_live("sequences/show.html", "sequences/_overview.html", sequence=sequence,
                        steps=list(sequence.steps_in_order()), status=status, current_page=page,
                        counts=enrollment_counts([sequence.id])[sequence.id],
-                       enrollments=list(enrollments.paginate(page, PER_PAGE)),
+                       enrollments=enrollments, emails=outbox.pending_by_enrollment(
+                           [e.id for e in enrollments]),
+                       attention=outbox.attention_count(sequence.id),
                        per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES, now=clock.now())
 
 
@@ -276,4 +281,27 @@ def log(sequence_id):
         entries = entries.where(SequenceLog.id < before)
     entries = list(entries.limit(PER_PAGE + 1))
     return render_live("sequences/log.html", "sequences/_log.html", sequence=sequence,
-                       entries=entries[:PER_PAGE], more=len(entries) > PER_PAGE, before=before)
+                       entries=entries[:PER_PAGE], more=len(entries) > PER_PAGE, before=before,
+                       attention=[] if before else outbox.needing_attention(sequence))
+
+
+@bp.route("/sequences/<sequence_id>/emails/<int:email_id>/send-again", methods=["POST"])
+@login_required
+def send_again(sequence_id, email_id):
+    """The one click for an email whose outcome is unknown or that was not sent: it goes
+    back to the queue (never resent by Tether on its own)."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    email = OutboxEmail.get_or_none((OutboxEmail.id == email_id)
+                                    & (OutboxEmail.sequence == sequence))
+    if email is None:
+        abort(404)
+    problem = outbox.send_again(email, current_user)
+    if problem:
+        flash(problem, "error")
+    else:
+        from tasks.sending import send_mailbox
+
+        send_mailbox(sequence.mailbox_id)  # now, not at the next sweep
+        flash(f"Email {email.number} to {email.to_email or email.contact.email} is sent again "
+              "as soon as the mailbox and the sending window allow.", "success")
+    return redirect(url_for("sequences.log", sequence_id=sequence.id))
