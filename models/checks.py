@@ -16,7 +16,7 @@ from mail import oauth
 from mail.connect import Login, Server
 from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
 from mail.probe import probe
-from models import check_history, health
+from models import check_history, health, replies
 from models.base import db
 from models.crypto import SecretUnreadable
 from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
@@ -125,10 +125,12 @@ class Checker:
             return undecryptable()
 
     def _probe(self, mailbox, login, provider=None):
-        """Provider servers for OAuth mailboxes, the stored ones for Other Provider."""
+        """Provider servers for OAuth mailboxes, the stored ones for Other Provider. The reply
+        fetch rides on the check's IMAP session: one login per mailbox per cycle."""
         source = provider or mailbox
         return probe(Server(source.imap_host, source.imap_port, source.imap_security),
-                     Server(source.smtp_host, source.smtp_port, source.smtp_security), login)
+                     Server(source.smtp_host, source.smtp_port, source.smtp_security), login,
+                     on_imap=replies.fetch_into(mailbox.id))
 
     def _refresh(self, mailbox: Mailbox, provider) -> str:
         """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
