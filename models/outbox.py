@@ -162,48 +162,76 @@ def _open_sequences(mailbox_id, now) -> list[Sequence]:
 def plan(mailbox: Mailbox, now: datetime) -> int:
     """Create queued rows for the enrollments whose step is due, inside each sequence's window
     and the mailbox's daily limit. Runs under the mailbox's sender lease, so two planners
-    never count the same room twice. Returns the rows created."""
+    never count the same room twice (and the unique index refuses a second row anyway).
+    Returns the rows created."""
     sequences = _open_sequences(mailbox.id, now)
     if not sequences:
         return 0
     by_id = {s.id: s for s in sequences}
     due = (Enrollment.select(Enrollment.id, Enrollment.sequence, Enrollment.contact,
-                             Enrollment.step_index, Enrollment.next_due_at)
+                             Enrollment.step_index)
            .where(Enrollment.sequence.in_(list(by_id)) & (Enrollment.status == "active")
                   & (Enrollment.next_due_at <= now))
            .order_by(Enrollment.next_due_at, Enrollment.id))
-    created = 0
     with write_transaction():
         used = (_attempted_today([mailbox.id], now).get(mailbox.id, 0)
                 + _waiting_rows([mailbox.id]).get(mailbox.id, 0))
         room = max(mailbox.daily_limit - used, 0)
         batch = list(due.limit(room + 1).tuples())
         full, batch = len(batch) > room, batch[:room]
-        steps = {(sid, pos): step_id for step_id, sid, pos in SequenceStep.select(
-            SequenceStep.id, SequenceStep.sequence, SequenceStep.position).where(
-            SequenceStep.sequence.in_(list(by_id))).tuples()}
-        for enrollment_id, sequence_id, contact_id, index, due_at in batch:
-            step_id = steps.get((sequence_id, index))
-            if step_id is None:  # past the last step (steps were removed): done
-                (Enrollment.update(status="finished", next_due_at=None, status_changed_at=now)
-                 .where((Enrollment.id == enrollment_id) & (Enrollment.status == "active")).execute())
-                continue
-            existing = OutboxEmail.get_or_none((OutboxEmail.enrollment == enrollment_id)
-                                               & (OutboxEmail.step == step_id))
+        steps = StepCache()
+        wanted, finished = {}, []
+        for enrollment_id, sequence_id, contact_id, index in batch:
+            step = steps.at(sequence_id, index)
+            if step is None:  # past the last step (steps were removed): done
+                finished.append(enrollment_id)
+            else:
+                wanted[(enrollment_id, step.id)] = dict(
+                    enrollment=enrollment_id, step=step.id, sequence=sequence_id,
+                    contact=contact_id, position=index, status=QUEUED, due_at=now, created_at=now)
+        existing = {}
+        if wanted:
+            for row in OutboxEmail.select().where(
+                    OutboxEmail.enrollment.in_(list({e for e, _ in wanted}))):
+                if (row.enrollment_id, row.step_id) in wanted:
+                    existing[(row.enrollment_id, row.step_id)] = row
+        new = [fields for key, fields in wanted.items() if key not in existing]
+        for start in range(0, len(new), 200):
+            OutboxEmail.insert_many(new[start:start + 200]).execute()
+        if wanted:
             (Enrollment.update(next_due_at=None)
-             .where((Enrollment.id == enrollment_id) & (Enrollment.next_due_at == due_at)).execute())
-            if existing is None:
-                OutboxEmail.create(enrollment=enrollment_id, step=step_id, sequence=sequence_id,
-                                   contact=contact_id, position=index, status=QUEUED,
-                                   due_at=now, created_at=now)
-                created += 1
-            elif existing.status == SENT:  # already out: only the enrollment lagged behind
-                _advance(existing, existing.sent_at or now, now)
+             .where(Enrollment.id.in_([e for e, _ in wanted])).execute())
+        for row in existing.values():
+            if row.status == SENT:  # already out: only the enrollment lagged behind
+                _advance(row, row.sent_at or now, now, steps)
+        if finished:
+            (Enrollment.update(status="finished", next_due_at=None, status_changed_at=now)
+             .where(Enrollment.id.in_(finished) & (Enrollment.status == "active")).execute())
         if full:  # what is still due now waits for tomorrow
-            _note_daily_limit(mailbox, by_id, due, now, used + created)
-        if created:
+            _note_daily_limit(mailbox, by_id, due, now, used + len(new))
+        if new:
             changes.bump(mailbox.team_id)
-    return created
+    return len(new)
+
+
+class StepCache:
+    """A sequence's steps, read once per batch rather than once per email."""
+
+    def __init__(self):
+        self._by_sequence: dict[int, list[SequenceStep]] = {}
+
+    def of(self, sequence_id: int) -> list[SequenceStep]:
+        if sequence_id not in self._by_sequence:
+            self._by_sequence[sequence_id] = list(
+                SequenceStep.select().where(SequenceStep.sequence == sequence_id)
+                .order_by(SequenceStep.position))
+        return self._by_sequence[sequence_id]
+
+    def at(self, sequence_id: int, position: int) -> SequenceStep | None:
+        return next((s for s in self.of(sequence_id) if s.position == position), None)
+
+    def get(self, sequence_id: int, step_id: int | None) -> SequenceStep | None:
+        return next((s for s in self.of(sequence_id) if s.id == step_id), None)
 
 
 def _note_daily_limit(mailbox, by_id, due, now, used) -> None:
@@ -278,35 +306,46 @@ GO, SKIP, STOP = "go", "skip", "stop"
 
 
 def begin_transmit(row: OutboxEmail, owner: str, mailbox_id: int, subject: str,
-                   now: datetime) -> str:
-    """Right before the SMTP transaction: is the row still ours, the mailbox still connected,
-    the sequence still running and the contact still active? Commits the `transmitting`
-    phase (so a crash from here on is looked up in Sent) and renews the leases."""
+                   now: datetime, renew_sender: bool = True) -> str:
+    """Right before the SMTP transaction, for every email: is the mailbox still connected,
+    the sequence still running, the contact still active (else STOP the batch, or SKIP this
+    row), and the row still ours? Then commit the `transmitting` phase (a crash from here on
+    is looked up in Sent) and renew the leases."""
     with write_transaction():
-        box = (Mailbox.select(Mailbox.status, Mailbox.deleted_at)
-               .where(Mailbox.id == mailbox_id).tuples().first())
-        sequence = (Sequence.select(Sequence.paused, Sequence.mailbox)
-                    .where(Sequence.id == row.sequence_id).tuples().first())
-        if (box is None or box[1] is not None or box[0] != CONNECTED or sequence is None
-                or sequence[0] or sequence[1] != mailbox_id):
-            return STOP  # deleted, disabled, broken or paused mid-batch: the rest wait
-        active = (Enrollment.select(Enrollment.status).where(Enrollment.id == row.enrollment_id)
-                  .scalar() == "active")
-        if not active:
-            (OutboxEmail.update(status=CANCELLED, phase="", lease_owner="", lease_until=None,
-                                error="The contact stopped before it was sent.")
-             .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
-            return SKIP
+        verdict = _still_allowed(row, owner, mailbox_id)
+        if verdict != GO:
+            return verdict
         taken = (OutboxEmail.update(phase=TRANSMITTING, attempted_at=now, subject=subject,
                                     attempts=OutboxEmail.attempts + 1, to_email=row.contact.email,
                                     lease_until=now + LEASE)
                  .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)
                         & (OutboxEmail.status == SENDING)).execute())
-        (OutboxSender.update(lease_until=now + LEASE)
-         .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+        if renew_sender and taken:
+            (OutboxSender.update(lease_until=now + LEASE)
+             .where((OutboxSender.mailbox == mailbox_id)
+                    & (OutboxSender.lease_owner == owner)).execute())
     row.to_email, row.subject, row.attempts = row.contact.email, subject, row.attempts + 1
     row.attempted_at = now
     return GO if taken else SKIP
+
+
+def _still_allowed(row, owner, mailbox_id) -> str:
+    state = (Enrollment.select(Enrollment.status, Sequence.paused, Sequence.mailbox,
+                               Mailbox.status, Mailbox.deleted_at)
+             .join(Sequence, on=(Enrollment.sequence == Sequence.id))
+             .join(Mailbox, on=(Sequence.mailbox == Mailbox.id))
+             .where(Enrollment.id == row.enrollment_id).tuples().first())
+    if state is None:
+        return SKIP  # the contact or the sequence was deleted: the row went with it
+    enrollment, paused, sends_from, status, deleted_at = state
+    if paused or sends_from != mailbox_id or status != CONNECTED or deleted_at is not None:
+        return STOP  # deleted, disabled, broken or paused mid-batch: the rest wait
+    if enrollment != "active":
+        (OutboxEmail.update(status=CANCELLED, phase="", lease_owner="", lease_until=None,
+                            error="The contact stopped before it was sent.")
+         .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
+        return SKIP
+    return GO
 
 
 def untransmit(row: OutboxEmail, owner: str) -> None:
@@ -333,13 +372,12 @@ def _finish(row, owner, **fields) -> bool:
                    & (OutboxEmail.status == SENDING)).execute()) == 1
 
 
-def _advance(row, sent_at: datetime, now: datetime) -> None:
+def _advance(row, sent_at: datetime, now: datetime, steps: StepCache | None = None) -> None:
     """The enrollment moves to the step after this one, due its delay after this send."""
-    position = (SequenceStep.select(SequenceStep.position).where(SequenceStep.id == row.step_id)
-                .scalar() if row.step_id else None)
-    position = row.position if position is None else position
-    following = (SequenceStep.select().where((SequenceStep.sequence == row.sequence_id)
-                                             & (SequenceStep.position == position + 1)).first())
+    steps = steps or StepCache()
+    step = steps.get(row.sequence_id, row.step_id)
+    position = row.position if step is None else step.position
+    following = steps.at(row.sequence_id, position + 1)
     if following is not None:
         fields = {"next_due_at": sent_at + following.delay}
     else:  # that was the last step
@@ -349,13 +387,15 @@ def _advance(row, sent_at: datetime, now: datetime) -> None:
 
 
 def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
-              sent_at: datetime | None = None, found_in_sent: bool = False) -> bool:
-    """The server said 250 (or the Sent folder holds it): sent, the contact moves on, logged."""
+              sent_at: datetime | None = None, found_in_sent: bool = False,
+              steps: StepCache | None = None, bump: bool = True) -> bool:
+    """The server said 250 (or the Sent folder holds it): sent, the contact moves on, logged.
+    `bump=False` leaves telling open pages to the caller (a batch does it once a second)."""
     sent_at = sent_at or now
     with write_transaction():
         if not _finish(row, owner, status=SENT, sent_at=sent_at, reply=reply[:200], error=""):
             return False
-        _advance(row, sent_at, now)
+        _advance(row, sent_at, now, steps)
         how = (" (found in the Sent folder after the connection was interrupted)"
                if found_in_sent else "")
         write_log(row.sequence_id, "email_sent",
@@ -363,7 +403,8 @@ def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
                   f"Message-ID {row.message_id}", contact=row.contact_id,
                   details={"outbox": row.id, "step": row.number, "to": row.to_email,
                            "message_id": row.message_id, "at": sent_at.isoformat()})
-        changes.bump(_team_of(row))
+        if bump:
+            changes.bump(_team_of(row))
     return True
 
 
@@ -572,11 +613,13 @@ EMPTY_SUBJECT = ("its subject is empty for this contact (the subject's fields le
                  "Give the field a fallback, like {{first_name|there}}, then press “Send again”.")
 
 
-def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime) -> Outgoing:
+def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
+             steps: StepCache | None = None) -> Outgoing:
     """The email this row sends, rendered now for its contact. A step without a subject
     replies in the thread of the contact's earlier emails ("Re: …", In-Reply-To,
     References). Raises Unsendable with plain words."""
-    step = SequenceStep.get_or_none(SequenceStep.id == row.step_id) if row.step_id else None
+    steps = steps or StepCache()
+    step = steps.get(row.sequence_id, row.step_id) if row.step_id else None
     if step is None:
         raise Unsendable("its step was removed from the sequence.")
     contact, sequence = row.contact, row.sequence
@@ -594,7 +637,7 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime) -> Outgoing:
             in_reply_to = earlier[-1].message_id
             references = tuple(e.message_id for e in earlier)[-20:]
         else:
-            first = sequence.steps_in_order().first()
+            first = steps.at(row.sequence_id, 0)
             base = render_subject(first.subject, contact).strip() if first else ""
         subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
     if not subject:

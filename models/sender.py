@@ -18,13 +18,14 @@ import clock
 from mail import send
 from mail.connect import Login, Server, imap_login, smtp_login
 from mail.failures import Failure, Kind, MailError
-from models import checks, outbox
+from models import changes, checks, outbox
 from models.crypto import SecretUnreadable
 from models.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)   # a failed connection: the mailbox's emails wait this long
 BUSY_RETRY = timedelta(seconds=5)    # a check holds the token: look again shortly
+TELL_EVERY = timedelta(seconds=1)    # open pages hear of a batch's sends at most this often
 
 
 def pause_point(name: str) -> None:
@@ -92,6 +93,10 @@ class _Batch:
         self.check = False
         self.stopped = False
         self.reconnected = False
+        self.steps = outbox.StepCache()
+        self.renewed_at = clock.now()  # the sender lease, taken just now
+        self.told_at = clock.now()     # open pages were last told of a send (changes.bump)
+        self.untold = False
 
     # -- credentials and connections ------------------------------------------------------------
 
@@ -152,6 +157,9 @@ class _Batch:
         return self.imap
 
     def close(self) -> None:
+        if self.untold:  # the last sends of the batch reach open pages too
+            changes.bump(self.mailbox.team_id)
+            self.untold = False
         send.close(self.smtp)
         send.logout(self.imap)
         self.smtp = self.imap = None
@@ -198,7 +206,7 @@ class _Batch:
     def _one(self, row) -> None:
         now = clock.now()
         try:
-            email = outbox.outgoing(row, self.mailbox, now)
+            email = outbox.outgoing(row, self.mailbox, now, self.steps)
             data = send.compose(email)
         except outbox.Unsendable as e:
             outbox.fail(row, self.owner, str(e), now)
@@ -208,7 +216,10 @@ class _Batch:
             return
         if self.smtp is None and not self._connect_or_give_up():
             return
-        verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now)
+        renew = now - self.renewed_at > outbox.LEASE / 4  # the sender lease, now and then
+        verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now,
+                                        renew_sender=renew)
+        self.renewed_at = now if renew else self.renewed_at
         if verdict != outbox.GO:
             self.stopped = verdict == outbox.STOP
             return
@@ -243,7 +254,10 @@ class _Batch:
             if not self.mailbox.is_oauth:
                 # Before the commit: a crash from here on finds the copy and knows it was sent.
                 self._file_copy(data)
-            outbox.mark_sent(row, self.owner, reply, clock.now())
+            now = clock.now()
+            tell = now - self.told_at >= TELL_EVERY
+            outbox.mark_sent(row, self.owner, reply, now, steps=self.steps, bump=tell)
+            self.told_at, self.untold = (now, False) if tell else (self.told_at, True)
 
     def _deliver(self, row, data: bytes) -> str:
         """Send on the open connection; if it broke before the message was complete, open
