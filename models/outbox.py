@@ -348,19 +348,16 @@ def _still_allowed(row, owner, mailbox_id) -> str:
     return GO
 
 
-def untransmit(row: OutboxEmail, owner: str) -> None:
-    """The connection failed before the message was complete: nothing went out."""
-    (OutboxEmail.update(phase=CLAIMED)
-     .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
-
-
 def requeue(owner: str, ids=None) -> int:
-    """Rows this sender holds go back to the queue untouched (nothing of theirs went out)."""
-    query = (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
-             .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)))
-    if ids is not None:
-        query = query.where(OutboxEmail.id.in_(list(ids)))
-    return query.execute()
+    """Rows this sender holds go back to the queue: those never transmitted, and `ids` that
+    are known not to have gone out (the connection failed before the message was complete).
+    A row whose outcome is unknown is never requeued here: the reconciler decides it."""
+    known = OutboxEmail.phase == CLAIMED
+    if ids:
+        known = known | OutboxEmail.id.in_(list(ids))
+    return (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
+            .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING) & known)
+            .execute())
 
 
 # ---- Outcomes ------------------------------------------------------------------------------------
@@ -466,9 +463,9 @@ def defer(row: OutboxEmail, owner: str, code: str, now: datetime) -> bool:
 
 
 def hold_for_reconcile(row: OutboxEmail, owner: str, now: datetime) -> None:
-    """No answer after the final ".": leave it `sending` and let the reconciler look in Sent
-    once the provider had a moment to file it."""
-    (OutboxEmail.update(lease_until=now + UNKNOWN_SETTLE)
+    """No answer after the final ".": leave it `sending`, owned by no one, and let the
+    reconciler look in Sent once the provider had a moment to file it."""
+    (OutboxEmail.update(lease_owner="", lease_until=now + UNKNOWN_SETTLE)
      .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
 
 

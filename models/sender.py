@@ -272,7 +272,8 @@ class _Batch:
             if self.reconnected:
                 raise
         self.reconnected = True
-        outbox.untransmit(row, self.owner)
+        # The row stays `transmitting`: should this consumer die during the second try, the
+        # reconciler must look in Sent rather than assume nothing went out.
         self.smtp = self._open_smtp()  # MailError / _Busy propagate: the batch stops
         return send.deliver(self.smtp, self.mailbox.email, row.contact.email, data,
                             fresh=self.login.fresh, oauth=self.login.oauth)

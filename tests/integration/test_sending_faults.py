@@ -222,3 +222,13 @@ def test_a_mailbox_deleted_mid_batch_stops_and_its_emails_wait(app, setup):
     assert len(server.received) == 1
     assert sorted(r.status for r in OutboxEmail.select()) == [QUEUED] * 3 + [SENT]
     assert outbox.waiting_counts(box.id) == {sequence.id: 3}
+
+
+def test_an_unknown_outcome_stays_unknown_when_the_batch_then_stops(app, setup):
+    server, box, _ = setup(["drop@client.test", "ada@client.test"])
+    server.refuse_logins_after = 1  # the connection after the drop is refused
+    result = sender(app).run(box.id)
+    assert result.check
+    assert status_of("drop@client.test") == SENDING  # for the reconciler, not the queue
+    assert status_of("ada@client.test") == QUEUED
+    assert server.received == []
