@@ -39,6 +39,12 @@ def send_mailbox(mailbox_id: int, wake: int | None = None):
         wake_at(mailbox_id, result.next_at)
 
 
+def send_now(mailbox_id: int) -> None:
+    """A person made emails due (started a sequence, enrolled contacts, pressed Send again):
+    a pass now, rather than at the next minute's sweep. Views call this."""
+    send_mailbox(mailbox_id)
+
+
 def wake_at(mailbox_id: int, when) -> None:
     """Schedule the mailbox's next pass at `when` (by the one clock); older ones stand down."""
     number = outbox.set_wake(mailbox_id, when)

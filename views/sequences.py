@@ -15,6 +15,7 @@ from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
 from models.sequences import (
+    ACTIVE,
     BLOCKED,
     ENROLLMENT_STATUSES,
     FIELDS,
@@ -233,6 +234,10 @@ def toggle(sequence_id):
     elif state == PAUSED:
         problem = sequence.resume(current_user)
     sequence = Sequence.get_by_id(sequence.id)
+    if state == PAUSED and sequence.state == ACTIVE:
+        from tasks.sending import send_now
+
+        send_now(sequence.mailbox_id)  # its due emails go now, not at the next sweep
     # Pressed while orange, or started but still held by its mailbox: say why, and where to fix.
     explain = sequence.state == BLOCKED and request.form.get("action") != "pause"
     if not request.headers.get("HX-Request"):
@@ -299,9 +304,9 @@ def send_again(sequence_id, email_id):
     if problem:
         flash(problem, "error")
     else:
-        from tasks.sending import send_mailbox
+        from tasks.sending import send_now
 
-        send_mailbox(sequence.mailbox_id)  # now, not at the next sweep
+        send_now(sequence.mailbox_id)  # now, not at the next sweep
         flash(f"Email {email.number} to {email.to_email or email.contact.email} is sent again "
               "as soon as the mailbox and the sending window allow.", "success")
     return redirect(url_for("sequences.log", sequence_id=sequence.id))

@@ -338,3 +338,19 @@ def test_the_daily_limit_holds_across_two_sequences(accounts, tether_sandbox, wo
     wait_for(lambda: statuses() == [SENT] * 4, "the fourth, the next day")
     assert all(len(mail_of(tether_sandbox, p)) == 1 for p in people)
     assert Mailbox.get_by_id(box.id).status == CONNECTED
+
+
+def test_starting_a_sequence_sends_its_due_emails_at_once(accounts, client, tether_sandbox,
+                                                          worker):
+    from tests.support import post_form
+
+    accounts.sign_up()
+    owner = User.get()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    (ada,) = recipients(tether_sandbox, "ada@client.test")
+    sequence = running(owner, box, contacts=[ada], steps=[("Hello", "One", 0)])
+    sequence.pause(owner)
+    post_form(client, f"/sequences/{sequence.id}/toggle", page="/sequences")
+    assert Sequence.get_by_id(sequence.id).state == "active"
+    # The test consumer runs no periodic sweep (-n): only the toggle's own wake-up sends it.
+    wait_for(lambda: mail_of(tether_sandbox, ada), "the first email", deadline=20)
