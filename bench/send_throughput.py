@@ -97,7 +97,8 @@ class Tether:
 
     def round(self, targets) -> float:
         from models.contacts import Contact
-        from models.outbox import SENT, OutboxEmail, OutboxSender
+        from models.outbox import SENT, OutboxEmail
+        from models.sender import OutboxSender
         from models.sequences import create_sequence, enroll, save_step
         from tasks.sending import send_mailbox
 

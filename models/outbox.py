@@ -5,8 +5,8 @@
   mailbox's daily limit. The limit belongs to the mailbox, across all its sequences, and
   counts per **UTC day**: sequences of one mailbox may live in different time zones, and the
   mailbox needs one day boundary (the provider's own quota knows nothing of our sequences).
-- A sender holds the mailbox's sender lease (one SMTP connection per mailbox, reused across a
-  batch), claims rows (`sending`, with a lease, a Message-ID) and commits before any network
+- A sender (models/sender.py) holds the mailbox's sender lease (one SMTP connection per
+  mailbox, reused across a batch), claims rows (`sending`, with a lease, a Message-ID) and commits before any network
   I/O; it marks a row `transmitting` right before the SMTP transaction and `sent` after the
   server's 250, in the same transaction as the enrollment's next step and the log entry.
 - A row left `sending` by a consumer that died is settled by the reconciler: never
@@ -41,7 +41,7 @@ CLAIMED, TRANSMITTING = "claimed", "transmitting"  # a `sending` row's phase
 STATUS_LABELS = {QUEUED: "Waiting", SENDING: "Sending", SENT: "Sent", UNKNOWN: "Outcome unknown",
                  FAILED: "Not sent", BOUNCED: "Bounced", CANCELLED: "Cancelled"}
 
-LEASE = timedelta(minutes=2)         # a claimed row, and a mailbox's sender; renewed per email
+LEASE = timedelta(minutes=2)         # a claimed row (renewed per email) and a mailbox's sender
 BATCH = 50                           # rows claimed per transaction
 RETRIES = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),
            timedelta(hours=1))       # after a 4xx; the last repeats
@@ -90,19 +90,6 @@ class OutboxEmail(BaseModel):
         return self.status in (UNKNOWN, FAILED)
 
 
-class OutboxSender(BaseModel):
-    """Per mailbox: the sender lease (one sender, one SMTP connection at a time) and the
-    scheduled wake-up. `wake` numbers the scheduled task: an older one that fires finds a
-    newer number and stands down, so rescheduling never multiplies tasks."""
-
-    mailbox = ForeignKeyField(Mailbox, primary_key=True, on_delete="CASCADE")
-    lease_owner = CharField(default="")
-    lease_until = DateTimeField(null=True)   # while leased: its expiry; then: the last pass's end
-    wake = IntegerField(default=0)
-    wake_at = DateTimeField(null=True)
-    pause_until = DateTimeField(null=True)   # after a connection failure: retry from then
-
-
 class Unsendable(Exception):
     """This email cannot be written for this contact; the words say why, for the log."""
 
@@ -117,7 +104,7 @@ def _window_open(sequence: Sequence, now: datetime) -> bool:
 
 # ---- Counting against the daily limit ----------------------------------------------------------
 
-def _attempted_today(mailbox_ids, now) -> dict[int, int]:
+def attempted_today(mailbox_ids, now) -> dict[int, int]:
     """Emails that went (or may have gone) on the wire today, per sending mailbox."""
     rows = (OutboxEmail.select(OutboxEmail.mailbox, fn.COUNT(OutboxEmail.id))
             .where(OutboxEmail.mailbox.in_(list(mailbox_ids))
@@ -127,7 +114,7 @@ def _attempted_today(mailbox_ids, now) -> dict[int, int]:
     return dict(rows)
 
 
-def _waiting_rows(mailbox_ids) -> dict[int, int]:
+def waiting_rows(mailbox_ids) -> dict[int, int]:
     """Queued rows, per mailbox their sequence sends from (they will go out from it)."""
     rows = (OutboxEmail.select(Sequence.mailbox, fn.COUNT(OutboxEmail.id))
             .join(Sequence, on=(OutboxEmail.sequence == Sequence.id))
@@ -174,8 +161,8 @@ def plan(mailbox: Mailbox, now: datetime) -> int:
                   & (Enrollment.next_due_at <= now))
            .order_by(Enrollment.next_due_at, Enrollment.id))
     with write_transaction():
-        used = (_attempted_today([mailbox.id], now).get(mailbox.id, 0)
-                + _waiting_rows([mailbox.id]).get(mailbox.id, 0))
+        used = (attempted_today([mailbox.id], now).get(mailbox.id, 0)
+                + waiting_rows([mailbox.id]).get(mailbox.id, 0))
         room = max(mailbox.daily_limit - used, 0)
         batch = list(due.limit(room + 1).tuples())
         full, batch = len(batch) > room, batch[:room]
@@ -260,7 +247,7 @@ def claim(mailbox: Mailbox, owner: str, now: datetime, size: int = BATCH) -> lis
         return []
     sequence_ids = [s.id for s in sequences]
     with write_transaction():
-        room = mailbox.daily_limit - _attempted_today([mailbox.id], now).get(mailbox.id, 0)
+        room = mailbox.daily_limit - attempted_today([mailbox.id], now).get(mailbox.id, 0)
         if room <= 0:
             return []
         _cancel_stale(sequence_ids, now)
@@ -306,11 +293,11 @@ GO, SKIP, STOP = "go", "skip", "stop"
 
 
 def begin_transmit(row: OutboxEmail, owner: str, mailbox_id: int, subject: str,
-                   now: datetime, renew_sender: bool = True) -> str:
+                   now: datetime) -> str:
     """Right before the SMTP transaction, for every email: is the mailbox still connected,
     the sequence still running, the contact still active (else STOP the batch, or SKIP this
     row), and the row still ours? Then commit the `transmitting` phase (a crash from here on
-    is looked up in Sent) and renew the leases."""
+    is looked up in Sent) and renew the row's lease."""
     with write_transaction():
         verdict = _still_allowed(row, owner, mailbox_id)
         if verdict != GO:
@@ -320,10 +307,6 @@ def begin_transmit(row: OutboxEmail, owner: str, mailbox_id: int, subject: str,
                                     lease_until=now + LEASE)
                  .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)
                         & (OutboxEmail.status == SENDING)).execute())
-        if renew_sender and taken:
-            (OutboxSender.update(lease_until=now + LEASE)
-             .where((OutboxSender.mailbox == mailbox_id)
-                    & (OutboxSender.lease_owner == owner)).execute())
     row.to_email, row.subject, row.attempts = row.contact.email, subject, row.attempts + 1
     row.attempted_at = now
     return GO if taken else SKIP
@@ -643,111 +626,3 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
                     to_address=contact.email, to_name=contact.name, subject=subject,
                     body=render_template_text(step.body, contact), message_id=row.message_id,
                     date=now, in_reply_to=in_reply_to, references=references)
-
-
-# ---- The sender lease and the wake-up schedule -------------------------------------------------
-
-def acquire_sender(mailbox_id: int, owner: str, now: datetime) -> bool:
-    """Take the mailbox's sender lease if it is free or expired. One UPDATE: atomic."""
-    OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
-    taken = (OutboxSender.update(lease_owner=owner, lease_until=now + LEASE)
-             .where((OutboxSender.mailbox == mailbox_id)
-                    & ((OutboxSender.lease_owner == "") | OutboxSender.lease_until.is_null()
-                       | (OutboxSender.lease_until < now)))
-             .execute())
-    return taken == 1
-
-
-def release_sender(mailbox_id: int, owner: str) -> None:
-    """Free the lease; `lease_until` then keeps when the last pass ended."""
-    (OutboxSender.update(lease_owner="", lease_until=clock.now())
-     .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
-
-
-def pause_sender(mailbox_id: int, until: datetime) -> None:
-    OutboxSender.update(pause_until=until).where(OutboxSender.mailbox == mailbox_id).execute()
-
-
-def current_wake(mailbox_id: int) -> int | None:
-    return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
-
-
-def set_wake(mailbox_id: int, at: datetime) -> int:
-    """Record the next wake-up and return its number (the scheduled task's argument)."""
-    with write_transaction():
-        OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
-        (OutboxSender.update(wake=OutboxSender.wake + 1, wake_at=at)
-         .where(OutboxSender.mailbox == mailbox_id).execute())
-        return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
-
-
-def wake_times(now: datetime, mailbox_ids=None) -> dict[int, datetime]:
-    """When each connected mailbox next has sending work: a due step or a queued row, inside
-    its sequence's window and the daily limit; or a row to reconcile. One pass of grouped
-    queries for all mailboxes (the sweep) or a few (a sender's next wake-up)."""
-    boxes = Mailbox.select(Mailbox.id, Mailbox.daily_limit).where(
-        Mailbox.deleted_at.is_null() & (Mailbox.status == CONNECTED))
-    if mailbox_ids is not None:
-        boxes = boxes.where(Mailbox.id.in_(list(mailbox_ids)))
-    limits = dict(boxes.tuples())
-    if not limits:
-        return {}
-    sequences = list(Sequence.select().where(Sequence.mailbox.in_(list(limits))
-                                             & (Sequence.paused == False)))  # noqa: E712
-    sequence_ids = [s.id for s in sequences]
-    steps_due = dict(Enrollment.select(Enrollment.sequence, fn.MIN(Enrollment.next_due_at))
-                     .where(Enrollment.sequence.in_(sequence_ids) & (Enrollment.status == "active")
-                            & Enrollment.next_due_at.is_null(False))
-                     .group_by(Enrollment.sequence).tuples()) if sequence_ids else {}
-    rows_due = dict(OutboxEmail.select(OutboxEmail.sequence, fn.MIN(OutboxEmail.due_at))
-                    .where(OutboxEmail.sequence.in_(sequence_ids) & (OutboxEmail.status == QUEUED))
-                    .group_by(OutboxEmail.sequence).tuples()) if sequence_ids else {}
-    attempted, waiting = _attempted_today(limits, now), _waiting_rows(limits)
-    paused = dict(OutboxSender.select(OutboxSender.mailbox, OutboxSender.pause_until)
-                  .where(OutboxSender.mailbox.in_(list(limits))
-                         & (OutboxSender.pause_until > now)).tuples())
-    tomorrow = day_start(now) + timedelta(days=1)
-    found: dict[int, datetime] = {}
-
-    def consider(mailbox_id, moment):
-        if moment is not None and (mailbox_id not in found or moment < found[mailbox_id]):
-            found[mailbox_id] = moment
-
-    for sequence in sequences:
-        mid = sequence.mailbox_id
-        sent = attempted.get(mid, 0)
-        for moment, full in ((steps_due.get(sequence.id), sent + waiting.get(mid, 0)),
-                             (rows_due.get(sequence.id), sent)):
-            if moment is None:
-                continue
-            if full >= limits[mid]:
-                moment = max(moment, tomorrow)
-            moment = max(moment, now, paused.get(mid, now))
-            consider(mid, sequence.next_send_time(moment))
-    for mid, moment in (OutboxEmail.select(OutboxEmail.mailbox, fn.MIN(OutboxEmail.lease_until))
-                        .where(OutboxEmail.mailbox.in_(list(limits))
-                               & (OutboxEmail.status == SENDING))
-                        .group_by(OutboxEmail.mailbox).tuples()):
-        consider(mid, max(moment, paused.get(mid, moment)))
-    return found
-
-
-def wakes_due(now: datetime, grace: timedelta) -> list[tuple[int, datetime]]:
-    """The sweep's question: mailboxes with sending work and no wake-up on its way — none
-    scheduled, one that should have fired more than `grace` ago, or one later than the work
-    (new enrollments). A mailbox whose sender is at work reschedules itself."""
-    times = wake_times(now)
-    if not times:
-        return []
-    senders = {s.mailbox_id: s for s in OutboxSender.select().where(
-        OutboxSender.mailbox.in_(list(times)))}
-    due = []
-    for mailbox_id, at in sorted(times.items()):
-        sender = senders.get(mailbox_id)
-        if sender and sender.lease_owner and sender.lease_until and sender.lease_until > now:
-            continue
-        if (sender is None or sender.wake_at is None or sender.wake_at < now - grace
-                or at < sender.wake_at - timedelta(seconds=1)):
-            due.append((mailbox_id, at))
-    return due
-

@@ -1,9 +1,9 @@
 """The sender: one mailbox's due emails over one SMTP connection reused across the batch, and
 the reconciler that settles sends a crash left unknown by looking in the Sent folder.
 
-It runs under the mailbox's sender lease (models/outbox.py), so one sender per mailbox at a
-time however many consumers there are. Every write is a short transaction of the outbox's own
-rules; network I/O happens between them, never inside one.
+It runs under the mailbox's sender lease (kept here, with the mailbox's wake-ups), so one
+sender per mailbox at a time however many consumers there are. Every write is a short
+transaction of the outbox's own rules; network I/O happens between them, never inside one.
 """
 
 import logging
@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, fn
+
 import clock
 from mail import send
 from mail.connect import Login, Server, imap_login, smtp_login
 from mail.failures import Failure, Kind, MailError
 from models import changes, checks, outbox
+from models.base import BaseModel, write_transaction
 from models.crypto import SecretUnreadable
-from models.mailboxes import Mailbox
+from models.mailboxes import CONNECTED, Mailbox
+from models.outbox import LEASE, QUEUED, SENDING, OutboxEmail, day_start
+from models.sequences import Enrollment, Sequence
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)   # a failed connection: the mailbox's emails wait this long
@@ -39,6 +44,131 @@ def pause_point(name: str) -> None:
     folder = os.environ.get("TETHER_INSTANCE_DIR", ".")
     Path(folder, f"paused-{name}").write_text(str(os.getpid()))
     time.sleep(300)
+
+
+class OutboxSender(BaseModel):
+    """Per mailbox: the sender lease (one sender, one SMTP connection at a time) and the
+    scheduled wake-up. `wake` numbers the scheduled task: an older one that fires finds a
+    newer number and stands down, so rescheduling never multiplies tasks."""
+
+    mailbox = ForeignKeyField(Mailbox, primary_key=True, on_delete="CASCADE")
+    lease_owner = CharField(default="")
+    lease_until = DateTimeField(null=True)   # while leased: its expiry; then: the last pass's end
+    wake = IntegerField(default=0)
+    wake_at = DateTimeField(null=True)
+    pause_until = DateTimeField(null=True)   # after a connection failure: retry from then
+
+
+# ---- The sender lease and the wake-ups ------------------------------------------------------
+
+def acquire_sender(mailbox_id: int, owner: str, now: datetime) -> bool:
+    """Take the mailbox's sender lease if it is free or expired. One UPDATE: atomic."""
+    OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
+    taken = (OutboxSender.update(lease_owner=owner, lease_until=now + LEASE)
+             .where((OutboxSender.mailbox == mailbox_id)
+                    & ((OutboxSender.lease_owner == "") | OutboxSender.lease_until.is_null()
+                       | (OutboxSender.lease_until < now)))
+             .execute())
+    return taken == 1
+
+
+def renew_sender(mailbox_id: int, owner: str, now: datetime) -> None:
+    (OutboxSender.update(lease_until=now + LEASE)
+     .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+
+
+def release_sender(mailbox_id: int, owner: str) -> None:
+    """Free the lease; `lease_until` then keeps when the last pass ended."""
+    (OutboxSender.update(lease_owner="", lease_until=clock.now())
+     .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+
+
+def pause_sender(mailbox_id: int, until: datetime) -> None:
+    OutboxSender.update(pause_until=until).where(OutboxSender.mailbox == mailbox_id).execute()
+
+
+def current_wake(mailbox_id: int) -> int | None:
+    return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
+
+
+def set_wake(mailbox_id: int, at: datetime) -> int:
+    """Record the next wake-up and return its number (the scheduled task's argument)."""
+    with write_transaction():
+        OutboxSender.insert(mailbox=mailbox_id).on_conflict_ignore().execute()
+        (OutboxSender.update(wake=OutboxSender.wake + 1, wake_at=at)
+         .where(OutboxSender.mailbox == mailbox_id).execute())
+        return OutboxSender.select(OutboxSender.wake).where(OutboxSender.mailbox == mailbox_id).scalar()
+
+
+def wake_times(now: datetime, mailbox_ids=None) -> dict[int, datetime]:
+    """When each connected mailbox next has sending work: a due step or a queued row, inside
+    its sequence's window and the daily limit; or a row to reconcile. One pass of grouped
+    queries for all mailboxes (the sweep) or a few (a sender's next wake-up)."""
+    boxes = Mailbox.select(Mailbox.id, Mailbox.daily_limit).where(
+        Mailbox.deleted_at.is_null() & (Mailbox.status == CONNECTED))
+    if mailbox_ids is not None:
+        boxes = boxes.where(Mailbox.id.in_(list(mailbox_ids)))
+    limits = dict(boxes.tuples())
+    if not limits:
+        return {}
+    sequences = list(Sequence.select().where(Sequence.mailbox.in_(list(limits))
+                                             & (Sequence.paused == False)))  # noqa: E712
+    sequence_ids = [s.id for s in sequences]
+    steps_due = dict(Enrollment.select(Enrollment.sequence, fn.MIN(Enrollment.next_due_at))
+                     .where(Enrollment.sequence.in_(sequence_ids) & (Enrollment.status == "active")
+                            & Enrollment.next_due_at.is_null(False))
+                     .group_by(Enrollment.sequence).tuples()) if sequence_ids else {}
+    rows_due = dict(OutboxEmail.select(OutboxEmail.sequence, fn.MIN(OutboxEmail.due_at))
+                    .where(OutboxEmail.sequence.in_(sequence_ids) & (OutboxEmail.status == QUEUED))
+                    .group_by(OutboxEmail.sequence).tuples()) if sequence_ids else {}
+    attempted, waiting = outbox.attempted_today(limits, now), outbox.waiting_rows(limits)
+    paused = dict(OutboxSender.select(OutboxSender.mailbox, OutboxSender.pause_until)
+                  .where(OutboxSender.mailbox.in_(list(limits))
+                         & (OutboxSender.pause_until > now)).tuples())
+    tomorrow = day_start(now) + timedelta(days=1)
+    found: dict[int, datetime] = {}
+
+    def consider(mailbox_id, moment):
+        if moment is not None and (mailbox_id not in found or moment < found[mailbox_id]):
+            found[mailbox_id] = moment
+
+    for sequence in sequences:
+        mid = sequence.mailbox_id
+        sent = attempted.get(mid, 0)
+        for moment, full in ((steps_due.get(sequence.id), sent + waiting.get(mid, 0)),
+                             (rows_due.get(sequence.id), sent)):
+            if moment is None:
+                continue
+            if full >= limits[mid]:
+                moment = max(moment, tomorrow)
+            moment = max(moment, now, paused.get(mid, now))
+            consider(mid, sequence.next_send_time(moment))
+    for mid, moment in (OutboxEmail.select(OutboxEmail.mailbox, fn.MIN(OutboxEmail.lease_until))
+                        .where(OutboxEmail.mailbox.in_(list(limits))
+                               & (OutboxEmail.status == SENDING))
+                        .group_by(OutboxEmail.mailbox).tuples()):
+        consider(mid, max(moment, paused.get(mid, moment)))
+    return found
+
+
+def wakes_due(now: datetime, grace: timedelta) -> list[tuple[int, datetime]]:
+    """The sweep's question: mailboxes with sending work and no wake-up on its way — none
+    scheduled, one that should have fired more than `grace` ago, or one later than the work
+    (new enrollments). A mailbox whose sender is at work reschedules itself."""
+    times = wake_times(now)
+    if not times:
+        return []
+    senders = {s.mailbox_id: s for s in OutboxSender.select().where(
+        OutboxSender.mailbox.in_(list(times)))}
+    due = []
+    for mailbox_id, at in sorted(times.items()):
+        sender = senders.get(mailbox_id)
+        if sender and sender.lease_owner and sender.lease_until and sender.lease_until > now:
+            continue
+        if (sender is None or sender.wake_at is None or sender.wake_at < now - grace
+                or at < sender.wake_at - timedelta(seconds=1)):
+            due.append((mailbox_id, at))
+    return due
 
 
 @dataclass
@@ -60,10 +190,10 @@ class Sender:
 
     def run(self, mailbox_id: int, wake: int | None = None) -> Run:
         """One pass for one mailbox: settle orphans, plan due steps, send what is due."""
-        if wake is not None and outbox.current_wake(mailbox_id) != wake:
+        if wake is not None and current_wake(mailbox_id) != wake:
             return Run()  # a newer wake-up was scheduled; that one does the work
         owner = secrets.token_hex(8)
-        if not outbox.acquire_sender(mailbox_id, owner, clock.now()):
+        if not acquire_sender(mailbox_id, owner, clock.now()):
             return Run()  # another consumer sends for this mailbox now; it reschedules
         batch = None
         try:
@@ -76,8 +206,8 @@ class Sender:
         finally:
             if batch is not None:
                 batch.close()
-            outbox.release_sender(mailbox_id, owner)
-        next_at = outbox.wake_times(clock.now(), [mailbox_id]).get(mailbox_id)
+            release_sender(mailbox_id, owner)
+        next_at = wake_times(clock.now(), [mailbox_id]).get(mailbox_id)
         return Run(next_at=next_at, check=batch.check)
 
 
@@ -168,7 +298,7 @@ class _Batch:
         """Stop this batch: what it still holds goes back to the queue, in order."""
         self.stopped = True
         outbox.requeue(self.owner)
-        outbox.pause_sender(self.mailbox.id, clock.now() + retry)
+        pause_sender(self.mailbox.id, clock.now() + retry)
         if failure is not None and (failure.kind is not Kind.TRANSIENT or failure.stale_token):
             self.check = True  # the health engine decides: reconnect needed, or a blip
         if failure is not None:
@@ -216,10 +346,10 @@ class _Batch:
             return
         if self.smtp is None and not self._connect_or_give_up():
             return
-        renew = now - self.renewed_at > outbox.LEASE / 4  # the sender lease, now and then
-        verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now,
-                                        renew_sender=renew)
-        self.renewed_at = now if renew else self.renewed_at
+        if now - self.renewed_at > LEASE / 4:  # the sender lease, now and then
+            renew_sender(self.mailbox.id, self.owner, now)
+            self.renewed_at = now
+        verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now)
         if verdict != outbox.GO:
             self.stopped = verdict == outbox.STOP
             return

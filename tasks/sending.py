@@ -11,9 +11,9 @@ from datetime import timedelta
 from huey import crontab
 
 import clock
-from models import events, outbox
+from models import events
 from models.mailboxes import CONNECTED
-from models.sender import Sender
+from models.sender import Sender, set_wake, wakes_due
 from tasks import huey, with_db
 from tasks.checks import checker, request_check
 
@@ -47,7 +47,7 @@ def send_now(mailbox_id: int) -> None:
 
 def wake_at(mailbox_id: int, when) -> None:
     """Schedule the mailbox's next pass at `when` (by the one clock); older ones stand down."""
-    number = outbox.set_wake(mailbox_id, when)
+    number = set_wake(mailbox_id, when)
     delay = (when - clock.now()).total_seconds()
     if delay <= 0:
         send_mailbox(mailbox_id, number)
@@ -57,7 +57,7 @@ def wake_at(mailbox_id: int, when) -> None:
 
 def wake_what_is_due() -> int:
     """Schedule a pass for every mailbox with sending work and no pass on its way."""
-    due = outbox.wakes_due(clock.now(), SWEEP_GRACE)
+    due = wakes_due(clock.now(), SWEEP_GRACE)
     for mailbox_id, when in due:
         wake_at(mailbox_id, when)
     return len(due)
