@@ -59,7 +59,7 @@ MS_RECONNECT = {
     53003: "An administrator's conditional access policy blocked the connection.",
     50057: "The account has been disabled.",
 }
-TOKEN_EXPIRED_OR_REVOKED = "The connection token expired or was revoked (token expired or revoked)."
+TOKEN_EXPIRED_OR_REVOKED = "Token expired or revoked"  # DESIGN §1's words, also in sequence logs
 
 
 def from_token_response(status: int, body) -> Failure:

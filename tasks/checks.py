@@ -39,6 +39,16 @@ def check_mailbox(mailbox_id: int, force: bool = False):
         check_mailbox.schedule((mailbox_id,), delay=delay)
 
 
+def schedule_next(mailbox_id: int) -> None:
+    """Start a mailbox's chain of checks at the time the database holds (just connected)."""
+    from models.mailboxes import Mailbox
+
+    row = Mailbox.get_or_none(Mailbox.id == mailbox_id)
+    if row is not None and row.next_check_at is not None:
+        delay = max((row.next_check_at - clock.now()).total_seconds(), 0)
+        check_mailbox.schedule((mailbox_id,), delay=delay)
+
+
 def request_check(mailbox_id: int) -> None:
     """Check now: a send or reply fetch hit an authentication error, or a person asked."""
     check_mailbox(mailbox_id, force=True)

@@ -108,7 +108,7 @@ def accounts(client):
     return Accounts(client)
 
 
-def _start_consumer(name):
+def _start_consumer(name, periodic=False):
     import subprocess
     import sys
     from pathlib import Path
@@ -116,8 +116,8 @@ def _start_consumer(name):
     root = Path(__file__).resolve().parent.parent
     consumer = Path(sys.executable).with_name("huey_consumer")
     log = open(os.path.join(_tmp, f"{name}.log"), "w")  # noqa: SIM115 — closed by _stop
-    proc = subprocess.Popen([str(consumer), "tasks.huey", "-k", "thread", "-w", "2", "-n"],
-                            cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    command = [str(consumer), "tasks.huey", "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
+    proc = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     return proc, log
 
 

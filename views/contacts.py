@@ -138,6 +138,10 @@ def enroll_contacts(sequence_id):
             ids = [int(i) for i in request.form.getlist("contact") if i.isdigit()]
             contacts = Contact.select().where(Contact.id.in_(ids[:PER_PAGE * 4]))
         added, already = enroll(sequence, contacts, current_user)
+        if added:
+            from tasks.sending import send_now
+
+            send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
         if added or already:
             note = f" ({already:,} were in it already)" if already else ""
             flash(f"{added:,} contact{'s' if added != 1 else ''} enrolled{note}.",

@@ -117,8 +117,9 @@ def other_new():
     result = _probe_other(values, password)
     if not result.ok:  # a new mailbox is saved only once both servers said yes
         return _other_form(values, {}, result, status=422)
-    connections.save_other(current_user.team, current_user._get_current_object(),
-                           values["email"], values, password)
+    mailbox = connections.save_other(current_user.team, current_user._get_current_object(),
+                                     values["email"], values, password)
+    _after_connect(mailbox.id)
     flash(f"{values['email']} is connected.", "success")
     return redirect(url_for("settings.email_accounts"))
 
@@ -168,8 +169,18 @@ def credentials(mailbox_id):
         return _other_form(values, {}, result, mailbox=mailbox, status=422)
     connections.save_other(current_user.team, current_user._get_current_object(), mailbox.email,
                            values, password, mailbox_id=mailbox.id)
+    _after_connect(mailbox.id)
     flash(f"{mailbox.email}: new settings saved and connected.", "success")
     return redirect(url_for("settings.email_accounts"))
+
+
+def _after_connect(mailbox_id: int) -> None:
+    """Its checks start on their own schedule; notices and sequence logs follow now."""
+    from tasks.checks import schedule_next
+    from tasks.notices import dispatch_events
+
+    schedule_next(mailbox_id)
+    dispatch_events()
 
 
 # --- Reconnect, disable, delete ----------------------------------------------------------

@@ -130,13 +130,15 @@ def callback():
               "Nothing was saved.", "error")
         return redirect(back)
     try:
-        save_oauth(current_user.team, current_user._get_current_object(), provider, email, tokens,
-                   mailbox_id=attempt.mailbox_id, degraded_by=failure)
+        mailbox = save_oauth(current_user.team, current_user._get_current_object(), provider,
+                             email, tokens, mailbox_id=attempt.mailbox_id, degraded_by=failure)
     except DuplicateMailbox:
         flash(f"{email} is already connected. Use Reconnect on its row instead.", "error")
         return redirect(back)
+    from tasks.checks import schedule_next
     from tasks.notices import dispatch_events
 
+    schedule_next(mailbox.id)
     dispatch_events()  # recovery notice and unblocked sequences' logs, now
     if failure is None:
         flash(f"Done! {email} is connected.", "success")

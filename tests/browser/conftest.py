@@ -1,10 +1,14 @@
 """Real Chromium (Debian's, driven by Playwright) against Tether served on a free port."""
 
 import os
+import shutil
 import threading
 
 import pytest
 from werkzeug.serving import make_server
+
+from mail.providers import Catalog
+from models import notices
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -43,3 +47,19 @@ def screenshot(page, name):
     """Keep a picture of what the user saw, for a person to look at (tests/screenshots/)."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
     page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def sandbox_at_live_server(app, sandbox, live_server):
+    """The sandbox's clients send the browser back to this live server, as in a real install."""
+    target = os.environ["TETHER_SANDBOX_CONFIG"]
+    shutil.copy(sandbox.folder / "sandbox.json", target)
+    saved = dict(app.config)
+    app.config.update(SANDBOX_CONFIG=target, BASE_URL=live_server)
+    app.extensions["tether_providers"] = Catalog(app.config)
+    notices.use_settings(app.config)
+    for client in ("google", "microsoft"):
+        sandbox.control.set_redirect_uris(client, [live_server + "/oauth/callback"])
+    yield sandbox
+    app.config.update(saved)
+    notices.use_settings(app.config)

@@ -1,36 +1,16 @@
 """The seven steps in Chromium: hover → Reconnect → confirm → sign in → grant → green dot.
 A screenshot of each step lands in tests/screenshots/ for a person to look at."""
 
-import os
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
 from mail.failures import Failure, Kind
-from mail.providers import Catalog
-from models import notices
 from models.health import record_failure
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
-
-
-@pytest.fixture
-def sandbox_at_live_server(app, sandbox, live_server):
-    """The sandbox's clients send the browser back to this live server, as in a real install."""
-    target = os.environ["TETHER_SANDBOX_CONFIG"]
-    shutil.copy(sandbox.folder / "sandbox.json", target)
-    saved = dict(app.config)
-    app.config.update(SANDBOX_CONFIG=target, BASE_URL=live_server)
-    app.extensions["tether_providers"] = Catalog(app.config)
-    notices.use_settings(app.config)
-    for client in ("google", "microsoft"):
-        sandbox.control.set_redirect_uris(client, [live_server + "/oauth/callback"])
-    yield sandbox
-    app.config.update(saved)
-    notices.use_settings(app.config)
 
 
 def test_hover_reconnect_confirm_consent_green(page, live_server, sandbox_at_live_server, accounts):

@@ -45,7 +45,7 @@ def test_a_revoked_token_blocks_each_active_sequence_once_and_names_the_cause(ac
         assert Sequence.get_by_id(sequence.id).state == BLOCKED
         (entry,) = _mailbox_logs(sequence)
         assert entry.startswith("Mailbox alex@acme.test needs reconnecting (")
-        assert "expired or was revoked" in entry and entry.endswith("— sequence blocked")
+        assert "(Token expired or revoked)" in entry and entry.endswith("— sequence blocked")
     assert Sequence.get_by_id(paused.id).state == PAUSED
     assert _mailbox_logs(paused)[0].endswith("— sequence stays paused")
 
