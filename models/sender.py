@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from imapclient.exceptions import IMAPClientError
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, fn
 
 import clock
 from mail import send
 from mail.connect import Login, Server, imap_login, smtp_login
-from mail.failures import Failure, Kind, MailError
-from models import changes, checks, outbox
+from mail.failures import Failure, Kind, MailError, from_imap_error, from_network_error
+from models import changes, checks, outbox, replies
 from models.base import BaseModel, write_transaction
 from models.crypto import SecretUnreadable
 from models.mailboxes import CONNECTED, Mailbox
@@ -29,6 +30,7 @@ from models.sequences import Enrollment, Sequence
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)   # a failed connection: the mailbox's emails wait this long
+READ_FIRST_RETRY = timedelta(seconds=5)  # the INBOX could not be read yet (a check in progress)
 BUSY_RETRY = timedelta(seconds=5)    # a check holds the token: look again shortly
 TELL_EVERY = timedelta(seconds=1)    # open pages hear of a batch's sends at most this often
 
@@ -202,7 +204,8 @@ class Sender:
                 return Run()  # waits quietly; a reconnect wakes it up again
             batch = _Batch(self, mailbox, owner)
             batch.reconcile()
-            batch.send()
+            if batch.read_inbox():
+                batch.send()
         finally:
             if batch is not None:
                 batch.close()
@@ -304,6 +307,28 @@ class _Batch:
         if failure is not None:
             log.info("sending from mailbox %s stopped: %s %s", self.mailbox.id, failure.code,
                      failure.cause)
+
+    def read_inbox(self) -> bool:
+        """Before sending after a (re)connect: read the INBOX, so a contact who answered while
+        the mailbox was away gets no further step. True when sending may go on."""
+        if replies.fresh_for_sending(self.mailbox):
+            return True
+        try:
+            replies.fetch_into(self.mailbox.id)(self._open_imap())
+        except MailError as e:
+            self._give_up(e.failure, READ_FIRST_RETRY)
+            return False
+        except (IMAPClientError, OSError) as e:
+            self._give_up(from_imap_error(e) if isinstance(e, IMAPClientError)
+                          else from_network_error(e, "IMAP"), READ_FIRST_RETRY)
+            return False
+        except _Busy:
+            self._give_up(None, BUSY_RETRY)
+            return False
+        except SecretUnreadable:
+            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
+            return False
+        return replies.fresh_for_sending(Mailbox.get_by_id(self.mailbox.id))
 
     def _connect_or_give_up(self) -> bool:
         try:

@@ -9,11 +9,13 @@ from email.message import EmailMessage
 import pytest
 
 import clock
+from models import events
 from models.accounts import User
+from models.outbox import OutboxEmail
 from models.replies import InboundMessage, InboxCursor
 from models.sender import Sender
 from models.sequences import Enrollment, SequenceLog
-from tests.integration.conftest import sandbox_mailbox
+from tests.integration.conftest import grant_tokens, sandbox_mailbox
 from tests.integration.test_sending import (
     INBOX_PASSWORD,
     MONDAY,
@@ -129,3 +131,26 @@ def test_a_renumbered_inbox_doubles_nothing(accounts, tether_sandbox, checker):
     assert InboundMessage.select().count() == 1
     assert SequenceLog.select().where(SequenceLog.kind == "reply").count() == 1
     assert clock.now() is not None
+def test_a_reply_during_an_outage_is_found_before_the_waiting_step_goes_out(
+        accounts, tether_sandbox, checker):
+    from models.connections import save_oauth
+
+    owner, box, sequence = _setup(accounts, tether_sandbox, checker, "dee@client.test")
+    tether_sandbox.control.remove_access("alex@acme.test")
+    checker.check(box.id, force=True)
+    events.dispatch()
+    first = mail_of(tether_sandbox, "dee@client.test")[0]
+    _answer(tether_sandbox, "dee@client.test", "alex@acme.test", first)  # while it is down
+    set_now(MONDAY.replace(hour=10) + timedelta(days=1, minutes=1))  # email 2 is due
+    grant = tether_sandbox.control.issue_tokens("alex@acme.test", client="google")
+    save_oauth(owner.team, owner, checker.catalog.get("google-sandbox"), "alex@acme.test",
+               grant_tokens(grant), mailbox_id=box.id)  # the reconnect
+    events.dispatch()
+    Sender(checker).run(box.id)  # it must read the INBOX before sending anything
+    checker.check(box.id, force=True)
+    Sender(checker).run(box.id)
+    assert _enrollment("dee@client.test").status == "replied"
+    assert len(mail_of(tether_sandbox, "dee@client.test")) == 1
+    assert OutboxEmail.select().where(OutboxEmail.status == "sent").count() == 1
+
+
