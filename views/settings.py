@@ -4,9 +4,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user
 
 import clock
-from models import expiry
+from models import expiry, outbox
 from models.accounts import password_problem
 from models.mailboxes import LIST_FIELDS, Mailbox
+from views import mailbox_rows
 from views.common import providers
 from views.live import live_page, render_live
 
@@ -31,8 +32,9 @@ def email_accounts():
     testing = current_app.config["GOOGLE_TESTING_MODE"]
     warnings = {m.id: w for m in mailboxes
                 if (w := expiry.warning(m, now=now, google_testing=testing))}
-    return render_live("mailboxes/index.html", "mailboxes/_list.html", mailboxes=mailboxes,
-                       providers=providers().all(), warnings=warnings)
+    table = mailbox_rows.rows(mailboxes, current_user, providers().all(), warnings,
+                              outbox.sends_today([m.id for m in mailboxes]))
+    return render_live("mailboxes/index.html", "mailboxes/_list.html", rows=table)
 
 
 @bp.route("/account", methods=["GET", "POST"])
