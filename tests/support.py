@@ -39,3 +39,18 @@ class Accounts:
 
     def log_out(self):
         return post_form(self.client, "/logout", page="/settings/account")
+
+
+def wait_for(condition, what, deadline=30.0, every=0.1):
+    """Poll `condition` until it returns something truthy (returned) or `deadline` seconds
+    pass (AssertionError naming `what`). For conditions other processes make true."""
+    import time
+
+    give_up = time.monotonic() + deadline
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > give_up:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)

@@ -10,7 +10,6 @@ consent → green dot, green toggle → the email that waited arrives exactly on
 
 import email
 import re
-import time
 from email import policy
 
 import pytest
@@ -19,6 +18,7 @@ from imapclient.exceptions import LoginError
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
+from tests.support import wait_for as _wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
@@ -26,15 +26,10 @@ MAILBOX, PASSWORD = "alex@acme.test", "mailbox-pw-1"
 ADA, BOB, INBOX_PW = "ada@client.test", "bob@client.test", "inbox-pw-1"
 
 
+
+
 def wait_for(condition, what, deadline=60.0):
-    give_up = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    return _wait_for(condition, what, deadline, every=0.2)
 
 
 def inbox(sandbox, address, *, password=None, subject=None):

@@ -4,7 +4,6 @@ green, with real consumers doing the checking and the sending."""
 
 import email
 import re
-import time
 from email import policy
 from urllib.parse import urlsplit
 
@@ -14,20 +13,15 @@ from imapclient import IMAPClient
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
 from sandbox.control import sign_in_and_consent
 from tests.integration.conftest import connect, finish_at_tether
-from tests.support import Accounts, post_form
+from tests.support import (
+    Accounts,
+    post_form,
+    wait_for,  # noqa: E402
+)
 
 pytestmark = pytest.mark.sandbox
 
 
-def wait_for(condition, what, deadline=30.0):
-    give_up = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def inbox(sandbox, address, kind, subject="Action needed"):

@@ -5,7 +5,6 @@ consumer or a second consumer never loses or doubles an email."""
 import email
 import os
 import signal
-import time
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -24,6 +23,7 @@ from models.sender import OutboxSender
 from models.sequences import Enrollment, Sequence, SequenceLog, create_sequence, enroll, save_step
 from tests import factories
 from tests.integration.conftest import grant_tokens, sandbox_mailbox
+from tests.support import wait_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -37,15 +37,6 @@ def set_now(moment: datetime) -> None:
                      (moment - clock.now()).total_seconds() + clock._offset())
 
 
-def wait_for(condition, what, deadline=30.0):
-    give_up = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def mail_of(sandbox, address, folder="INBOX", password=INBOX_PASSWORD):
