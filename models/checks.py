@@ -108,14 +108,14 @@ class Checker:
             token, fresh = mailbox.access_token, False
             expires = mailbox.access_expires_at
             if token is None or expires is None or expires - REFRESH_MARGIN <= clock.now():
-                token, fresh = self._refresh(mailbox, provider), True
+                token, fresh = self.refresh(mailbox, provider), True
             else:
                 token = token.reveal()
             result = self._probe(mailbox, Login(address=mailbox.email, access_token=token, fresh=fresh),
                                  provider=provider)
             if not fresh and _refused(result):
                 # A refusal of a token we did not just refresh proves nothing: refresh, retry.
-                token = self._refresh(Mailbox.get_by_id(mailbox.id), provider)
+                token = self.refresh(Mailbox.get_by_id(mailbox.id), provider)
                 result = self._probe(mailbox, Login(address=mailbox.email, access_token=token),
                                      provider=provider)
             return result.worst
@@ -132,7 +132,7 @@ class Checker:
                      Server(source.smtp_host, source.smtp_port, source.smtp_security), login,
                      on_imap=replies.fetch_into(mailbox.id))
 
-    def _refresh(self, mailbox: Mailbox, provider) -> str:
+    def refresh(self, mailbox: Mailbox, provider) -> str:
         """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
         re-read the stored token first, because a reconnect may have replaced it meanwhile."""
         current = Mailbox.get_by_id(mailbox.id)

@@ -263,7 +263,7 @@ class _Batch:
         if not checks.acquire(self.mailbox.id, owner):
             raise _Busy()
         try:
-            return self.sender.checker._refresh(Mailbox.get_by_id(self.mailbox.id), provider)
+            return self.sender.checker.refresh(Mailbox.get_by_id(self.mailbox.id), provider)
         finally:
             checks.release(self.mailbox.id, owner)
 
@@ -328,7 +328,10 @@ class _Batch:
         except SecretUnreadable:
             self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
             return False
-        return replies.fresh_for_sending(Mailbox.get_by_id(self.mailbox.id))
+        if replies.fresh_for_sending(Mailbox.get_by_id(self.mailbox.id)):
+            return True
+        self._give_up(None, READ_FIRST_RETRY)  # read, but not fully: try again shortly, not at once
+        return False
 
     def _connect_or_give_up(self) -> bool:
         try:
