@@ -111,7 +111,10 @@ def _seed_sequences(owner) -> None:
                               defaults={"first_name": first, "last_name": last, "company": company})
     for name, mailbox_email, steps in DEMO_SEQUENCES:
         mailbox = Mailbox.get(Mailbox.email == mailbox_email)
-        sequence = create_sequence(owner.team_id, owner, name=name, mailbox=mailbox)
+        # Any day, any hour: whenever someone tries the demo, its outreach really goes out.
+        sequence = create_sequence(owner.team_id, owner, name=name, mailbox=mailbox,
+                                   window_days="0,1,2,3,4,5,6", window_start=0,
+                                   window_end=24 * 60 - 1)
         for subject, body, delay_days in steps:
             save_step(sequence, owner, subject=subject, body=body, delay_days=delay_days)
         enroll(sequence, Contact.select(), owner)
