@@ -79,10 +79,22 @@ def read_reconnect_link(token: str) -> tuple[int | None, bool]:
 
 # --- composing -------------------------------------------------------------------------------
 
-def _provider_label(mailbox) -> str:
+_catalog: tuple | None = None  # (the settings it was built from, Catalog)
+
+
+def _providers():
+    """One provider catalog per settings: discovery is a network round trip, not per notice."""
     from mail.providers import Catalog
 
-    provider = Catalog(settings()).get(mailbox.provider) if mailbox.is_oauth else None
+    global _catalog
+    values = settings()
+    if _catalog is None or _catalog[0] is not values:
+        _catalog = (values, Catalog(values))
+    return _catalog[1]
+
+
+def _provider_label(mailbox) -> str:
+    provider = _providers().get(mailbox.provider) if mailbox.is_oauth else None
     return provider.label if provider else ("your mail provider" if not mailbox.is_oauth else
                                             mailbox.provider.split("-")[0].capitalize())
 
