@@ -5,13 +5,14 @@ import hashlib
 import secrets
 import smtplib
 import socket
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from imapclient import IMAPClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
+
+from tests import support
 
 TOKEN_PATHS = {"google": "/token", "microsoft": "/common/oauth2/v2.0/token"}
 REVOKE_PATHS = {"google": "/revoke", "microsoft": "/common/oauth2/v2.0/revoke"}
@@ -112,11 +113,4 @@ def id_token_claims(sandbox, key: str, token: str) -> dict:
 
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.05):
     """Poll until ``condition()`` returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    return support.wait_for(condition, "the condition", timeout, every=interval)
