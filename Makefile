@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
+# Where people reach Tether; links in emails and the sandbox's redirect URI follow it, so
+# `make run PORT=8000` needs nothing else. Behind a proxy, set BASE_URL to the public address.
+BASE_URL ?= http://127.0.0.1:$(PORT)
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 SYSTEM_PACKAGES := dovecot-imapd dovecot-submissiond dovecot-lmtpd chromium fonts-dejavu-core
@@ -24,10 +27,16 @@ system-packages:
 migrate: $(BIN)/.installed
 	$(FLASK) db upgrade
 
+# honcho gives each Procfile line its own PORT (web PORT, worker PORT+100, sandbox PORT+200):
+# only the web line reads it; the sandbox learns Tether's address from BASE_URL and keeps its
+# own ports (SANDBOX_PORT, default 5100). Ctrl-C: honcho sends SIGTERM, which the worker takes
+# as its graceful stop (--graceful-signal TERM): running tasks finish first.
+run: export BASE_URL := $(BASE_URL)
 run: $(BIN)/.installed system-packages migrate
 	@$(FLASK) seed-demo
 	@echo ""
-	@echo "  Tether is starting at http://127.0.0.1:$(PORT)/  (Ctrl-C stops everything)"
+	@echo "  Tether is starting at $(BASE_URL)/  (Ctrl-C stops everything)"
+	@echo "  The sandbox provider's control page: http://127.0.0.1:$${SANDBOX_PORT:-5100}/control"
 	@echo ""
 	PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
@@ -42,11 +51,11 @@ test-default: $(BIN)/.installed
 	$(BIN)/pytest
 
 test-backends: $(BIN)/.installed
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -m "not browser" --ignore=tests/sandbox
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -m "not browser and not e2e" --ignore=tests/sandbox
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
 
 # The local provider stand-in (OAuth server + Dovecot), in the foreground.
 sandbox: $(BIN)/.installed system-packages
-	$(BIN)/python -m sandbox --tether-url "$${SANDBOX_TETHER_URL:-$${BASE_URL:-http://127.0.0.1:$(PORT)}}"
+	$(BIN)/python -m sandbox --tether-url "$${SANDBOX_TETHER_URL:-$(BASE_URL)}"

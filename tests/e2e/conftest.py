@@ -1,0 +1,121 @@
+"""The product started exactly as the README tells a person to start it: `make run`.
+
+`make run` (venv check, Debian packages, migrations, the demo seed, then honcho with the
+Procfile's web + worker + sandbox) runs once per module in a temporary instance folder, on free
+ports that are not the defaults, with none of the test suite's environment: what these tests
+see is what a newcomer sees.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.browser.conftest import chromium, page  # noqa: F401 — Chromium for the journey
+from tests.support import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+START_DEADLINE = 180.0  # first start of a clean checkout installs nothing here, but may migrate
+# The test suite's own settings must not reach the product: it starts as a person starts it.
+SUITE_ONLY = ("DATABASE_URL", "REDIS_URL", "HUEY_SQLITE_PATH", "TETHER_ENV", "TETHER_CLOCK_FILE",
+              "TETHER_SANDBOX_CONFIG", "TETHER_INSTANCE_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+              "BASE_URL", "PORT")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class Product:
+    """A running `make run`: its address, its output (honcho's, every process prefixed)."""
+
+    def __init__(self, proc, base_url, sandbox_url, log: Path, instance: Path):
+        self.proc, self.base_url, self.sandbox_url = proc, base_url, sandbox_url
+        self.log, self.instance = log, instance
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def lines_of(self, process: str) -> list[str]:
+        """What one Procfile process printed (honcho prefixes its lines with `HH:MM:SS name`)."""
+        pattern = re.compile(rf"^\S+\s+{re.escape(process)}\.\d+\s+\|\s?(.*)$")
+        return [m.group(1) for m in map(pattern.match, self.output().splitlines()) if m]
+
+    def stop(self, deadline: float = 30.0) -> None:
+        """Ctrl-C, as a person stops it: SIGINT to the terminal's whole process group."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        stopped = ("web.1 stopped", "worker.1 stopped", "sandbox.1 stopped")
+        try:
+            wait_for(lambda: all(s in self.output() for s in stopped), "every process to stop",
+                     deadline, every=0.2)
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def product():
+    # Dovecot's own users must reach the sandbox's folder inside it: not under pytest's 0700.
+    instance = Path(tempfile.mkdtemp(prefix="tether-make-run-"))
+    instance.chmod(0o711)
+    port, sandbox_port, imap_port, smtp_port = free_ports(4)
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY}
+    env.update(PORT=str(port), TETHER_INSTANCE_DIR=str(instance), SANDBOX_PORT=str(sandbox_port),
+               SANDBOX_IMAP_PORT=str(imap_port), SANDBOX_SMTP_PORT=str(smtp_port),
+               TETHER_CHECK_INTERVAL_SECONDS="5")  # the README's "livelier demo"
+    log = instance / "make-run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    running = Product(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}", log,
+                      instance)
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"make run exited with {proc.returncode}:\n{running.output()[-4000:]}")
+        try:
+            return requests.get(running.base_url + "/login", timeout=2).status_code == 200 and \
+                requests.get(running.sandbox_url + "/control/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(ready, "make run to serve Tether and the sandbox", START_DEADLINE, every=0.25)
+    except AssertionError:
+        running.kill()
+        raise AssertionError(running.output()[-4000:]) from None
+    yield running
+    running.kill()
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+def sign_in(session: requests.Session, base_url: str, email: str, password: str):
+    """The login form, with its CSRF token, as a browser posts it."""
+    html = session.get(base_url + "/login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = session.post(base_url + "/login", data={"email": email, "password": password,
+                                                       "csrf_token": token}, timeout=10)
+    assert response.ok and "/login" not in response.url, response.text[:500]
+    return response
