@@ -26,6 +26,9 @@ class Provider:
     revoke_url: str = ""          # RFC 7009; Microsoft has none
     jwks_uri: str = ""
     issuer: str = ""              # exact issuer, or a template with {tenantid} (Microsoft)
+    # The provider advertises `authorization_response_iss_parameter_supported` (RFC 9207): an
+    # authorization response without `iss` then cannot be told from a mix-up and is refused.
+    response_iss: bool = False
     scopes: tuple[str, ...] = ()
     mail_scopes: tuple[str, ...] = ()  # all must be granted for Tether to work
     auth_params: tuple[tuple[str, str], ...] = ()
@@ -130,6 +133,7 @@ def sandbox_providers(sandbox_json: str) -> dict[str, Provider]:
             authorize_url=meta["authorization_endpoint"], token_url=meta["token_endpoint"],
             revoke_url=meta.get("revocation_endpoint", ""), jwks_uri=meta["jwks_uri"],
             issuer=issuer,
+            response_iss=bool(meta.get("authorization_response_iss_parameter_supported")),
             imap_host=info["imap_host"], imap_port=int(info["imap_port"]), imap_security="none",
             smtp_host=info["smtp_host"], smtp_port=int(info["smtp_port"]), smtp_security="none",
             access_help_url=info.get("account_url", ""),

@@ -91,6 +91,11 @@ def callback():
     if provider is None:
         return _refuse("That provider is no longer configured.")
     back = url_for("settings.email_accounts")
+    # RFC 9207 §2.4, before anything else (errors too): an `iss` naming another provider, or
+    # none where this provider always sends one, is a mix-up; its code never leaves Tether.
+    iss = request.args.get("iss")
+    if (iss is not None or provider.response_iss) and not provider.issuer_matches(iss or ""):
+        return _refuse("The answer did not come from the provider this sign-in started with.")
 
     if request.args.get("error"):
         if request.args["error"] == "access_denied":
@@ -99,10 +104,6 @@ def callback():
             flash(f"{provider.label} refused the connection ({request.args['error']}). "
                   "Nothing was changed.", "error")
         return redirect(back)
-    iss = request.args.get("iss")
-    if iss and not provider.issuer_matches(iss):  # RFC 9207: no mix-up between providers
-        return _refuse("The answer did not come from the provider this sign-in started with.")
-
     try:
         tokens = oauth.exchange_code(provider, code=request.args.get("code", ""),
                                      redirect_uri=redirect_uri(),

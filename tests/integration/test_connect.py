@@ -1,5 +1,9 @@
 """Connecting mailboxes through the sandbox, as a user would: real consent, real IMAP/SMTP."""
 
+import re
+import sqlite3
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from models.health import MailboxHistory
@@ -179,3 +183,42 @@ def test_a_callback_from_another_browser_session_or_too_late_is_refused(accounts
     late = finish_at_tether(client, callback)
     assert late.status_code == 400 and "took too long" in late.get_data(as_text=True)
     assert Mailbox.select().count() == 0
+
+
+def code_redeemed(sandbox, code: str) -> bool:
+    """Whether the provider's token endpoint ever took this code (read from its own records)."""
+    with sqlite3.connect(sandbox.folder / "runtime" / "sandbox.db") as db:
+        row = db.execute("SELECT used_at FROM authcode WHERE code = ?", (code,)).fetchone()
+    assert row is not None, "no such code at the provider"
+    return row[0] is not None
+
+
+@pytest.mark.parametrize("key,kind", [("google-sandbox", "google"), ("microsoft-sandbox", "microsoft")])
+def test_an_answer_without_iss_is_refused_and_its_code_never_redeemed(accounts, client, tether_sandbox, key, kind):
+    """Both sandbox flavours advertise RFC 9207's `iss`: an answer without it is a mix-up."""
+    accounts.sign_up()
+    tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind=kind)
+    url = start_consent(client, f"/settings/email-accounts/connect/{key}")
+    callback = sign_in_and_consent(url, "alex@acme.test", "mailbox-pw-1")
+    assert "iss=" in callback
+    response = finish_at_tether(client, re.sub(r"&iss=[^&]*|iss=[^&]*&", "", callback))
+    assert response.status_code == 400
+    assert "did not come from the provider" in response.get_data(as_text=True)
+    assert Mailbox.select().count() == 0
+    assert not code_redeemed(tether_sandbox, parse_qs(urlsplit(callback).query)["code"][0])
+
+
+def test_a_google_code_delivered_on_a_microsoft_sign_in_never_reaches_microsoft(accounts, client, tether_sandbox):
+    accounts.sign_up()
+    tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind="google")
+    microsoft_url = start_consent(client, "/settings/email-accounts/connect/microsoft-sandbox")
+    microsoft_state = parse_qs(urlsplit(microsoft_url).query)["state"][0]
+    google_callback = sign_in_and_consent(
+        start_consent(client, "/settings/email-accounts/connect/google-sandbox"),
+        "alex@acme.test", "mailbox-pw-1")
+    code = parse_qs(urlsplit(google_callback).query)["code"][0]
+    response = client.get(f"/oauth/callback?code={code}&state={microsoft_state}")
+    assert response.status_code == 400
+    assert "did not come from the provider" in response.get_data(as_text=True)
+    assert Mailbox.select().count() == 0
+    assert not code_redeemed(tether_sandbox, code)
