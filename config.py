@@ -60,6 +60,9 @@ def load(overrides: dict | None = None) -> dict:
         "MAIL_SMTP_PASSWORD": env.get("TETHER_MAIL_SMTP_PASSWORD", ""),
         "MAIL_SMTP_SECURITY": env.get("TETHER_MAIL_SMTP_SECURITY", "starttls"),
         "MAIL_FROM": env.get("TETHER_MAIL_FROM", "Tether <tether@localhost>"),
+        # Who runs this instance: app-level alerts (client secret, encryption keys) go here.
+        # Unset: the instance's first owner.
+        "OPERATOR_EMAILS": env.get("TETHER_OPERATOR_EMAILS", ""),
         # OAuth apps registered with Google and Microsoft (README: "Real providers").
         "GOOGLE_CLIENT_ID": env.get("GOOGLE_CLIENT_ID", ""),
         "GOOGLE_CLIENT_SECRET": env.get("GOOGLE_CLIENT_SECRET", ""),

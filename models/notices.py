@@ -20,6 +20,7 @@ from models.mailboxes import Mailbox
 from models.sequences import Sequence
 
 LINK_MAX_AGE = timedelta(days=7)
+UNDECRYPTABLE = "secret undecryptable"  # mail.failures.undecryptable()'s code
 _settings = None
 
 
@@ -101,12 +102,13 @@ def _provider_label(mailbox) -> str:
 
 def for_event(event, mailbox) -> list[tuple]:
     """[(person, Notice)] for a transition event: incident, recovery or operator alert."""
-    from models.notifications import _is_app_problem, _is_incident, admins, recipients
+    from models.notifications import _is_app_problem, _is_incident, operators, recipients
 
     if _is_app_problem(event):
+        # One alert for the whole instance, however many teams' mailboxes hit the problem.
         day = event.at.strftime("%Y-%m-%d")
-        notice = _operator_notice(mailbox, event, key=f"app:{mailbox.team_id}:{mailbox.provider}:{day}")
-        return [(user, notice) for user in admins(mailbox.team_id)]
+        notice = _operator_notice(mailbox, event, key=f"app:{mailbox.provider}:{event.code}:{day}")
+        return [(person, notice) for person in operators(settings().get("OPERATOR_EMAILS", ""))]
     if _is_incident(event):
         notice = incident_notice(mailbox, event.cause, key=f"incident:{event.incident}")
     else:
@@ -166,14 +168,21 @@ def _recovery_notice(mailbox, key: str) -> Notice:
 
 
 def _operator_notice(mailbox, event, key: str) -> Notice:
+    if event.code == UNDECRYPTABLE:
+        title = "Tether cannot decrypt stored mailbox credentials"
+        fix = ("An encryption key that stored secrets were written with is missing from "
+               "TETHER_ENCRYPTION_KEYS: put it back (any order after the first) on every web and "
+               "worker process and restart them.")
+    else:
+        title = f"{_provider_label(mailbox)} rejected Tether's app credentials"
+        fix = ("Update the client secret (GOOGLE_CLIENT_SECRET / MICROSOFT_CLIENT_SECRET) and "
+               "restart Tether.")
     return Notice(
-        kind="operator", key=key,
-        title=f"{_provider_label(mailbox)} rejected Tether's app credentials",
+        kind="operator", key=key, title=title,
         summary=f"{event.cause} Mailboxes keep retrying; their owners were not asked to reconnect.",
-        subject=f"[Tether operator] {_provider_label(mailbox)} rejected the app's credentials",
-        text=(f"{event.cause}\n\nProvider code: {event.code}\n\n"
-              "This is the deployment's problem, not the mailbox owners': update the client "
-              "secret (GOOGLE_CLIENT_SECRET / MICROSOFT_CLIENT_SECRET) and restart Tether. "
+        subject=f"[Tether operator] {title}",
+        text=(f"{event.cause}\n\nCode: {event.code}\nFirst seen with: {mailbox.email}\n\n"
+              f"This is the deployment's problem, not the mailbox owners': {fix} "
               "Affected mailboxes show as Degraded and recover by themselves at their next "
               "check. Nobody was asked to reconnect.\n"))
 

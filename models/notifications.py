@@ -2,9 +2,11 @@
 
 The handlers at the bottom consume transition events (models/events.py): one incident, one
 set of messages — an email from Tether's own mailer, a bell entry — and a recovery notice
-after the reconnect. App-misconfigured causes go to admins, once, worded for an operator.
+after the reconnect. App-misconfigured causes go to the instance's operators (not to each
+team's admins), once per provider and cause a day, worded for an operator.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from peewee import (
@@ -50,6 +52,32 @@ def recipients(mailbox: Mailbox) -> list[User]:
     if person is not None and person.active and person.team_id == mailbox.team_id:
         return [person]
     return admins(mailbox.team_id)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An instance operator named by address only (TETHER_OPERATOR_EMAILS) with no account
+    here: they get the email, and there is no bell to ring."""
+
+    email: str
+    name: str = ""
+
+    @property
+    def id(self) -> str:  # what dedupe keys name the recipient by
+        return self.email
+
+
+def operators(listed: str) -> list:
+    """Who runs this instance and so hears of app-level problems (a rejected client secret, a
+    missing encryption key) — not each team's admins, who cannot change the deployment.
+    `listed` is TETHER_OPERATOR_EMAILS; unset, the instance's first owner."""
+    addresses = list(dict.fromkeys(a.strip().lower() for a in (listed or "").split(",") if a.strip()))
+    if not addresses:
+        first = (User.select().where((User.role == "owner") & User.active)
+                 .order_by(User.id).first())
+        return [first] if first else []
+    users = {u.email: u for u in User.select().where(User.email.in_(addresses) & User.active)}
+    return [users.get(a) or Operator(a) for a in addresses]
 
 
 def admins(team_id: int) -> list[User]:
@@ -105,8 +133,9 @@ def bell(event: MailboxEvent) -> None:
 
     mailbox = Mailbox.get_by_id(event.mailbox_id)
     for user, notice in notices.for_event(event, mailbox):
-        notify(user, mailbox, notice.kind, notice.title, notice.summary,
-               key=f"{notice.key}:bell:{user.id}", incident=event.incident)
+        if isinstance(user, User):  # an operator known only by address has no bell here
+            notify(user, mailbox, notice.kind, notice.title, notice.summary,
+                   key=f"{notice.key}:bell:{user.id}", incident=event.incident)
 
 
 @events.handler("email", wants=_wants)

@@ -117,3 +117,36 @@ def test_one_reminder_after_a_day_then_silence(accounts):
     assert send_reminders(timedelta(hours=24)) == 1
     assert send_reminders(timedelta(hours=24)) == 0
     assert sorted(n.kind for n in Notification.select()) == ["reconnect_required", "reminder"]
+
+
+def _second_team():
+    from models.accounts import User
+
+    return User.sign_up("boss@globex.test", "correct-horse-9", name="Boss", team_name="Globex")
+
+
+def test_an_app_problem_in_two_teams_alerts_the_instance_operator_once(accounts):
+    """A rejected client secret is the deployment's problem: the instance's operator (by default
+    its first owner) hears of it once, not every team's admins."""
+    accounts.sign_up()
+    _second_team()
+    for owner, address in (("owner@acme.test", "a@acme.test"), ("boss@globex.test", "b@globex.test")):
+        record_failure(factories.mailbox(owner_email=owner, email=address).id, BAD_SECRET)
+    events.dispatch()
+    assert [(n.kind, n.user.email) for n in Notification.select()] == [("operator", "owner@acme.test")]
+
+
+def test_named_operators_hear_of_app_problems_and_team_admins_do_not(accounts, app, monkeypatch):
+    from models.mailboxes import Mailbox
+
+    monkeypatch.setitem(app.config, "OPERATOR_EMAILS", "Ops@Host.test, boss@globex.test")
+    notices.use_settings(app.config)
+    accounts.sign_up()
+    _second_team()
+    box = factories.mailbox(email="a@acme.test")
+    event = record_failure(box.id, BAD_SECRET)
+    told = [person.email for person, _ in notices.for_event(event, Mailbox.get_by_id(box.id))]
+    assert told == ["ops@host.test", "boss@globex.test"]
+    events.dispatch()
+    # ops@host.test has no account here (email only); boss@globex.test gets the bell too.
+    assert [n.user.email for n in Notification.select()] == ["boss@globex.test"]
