@@ -72,6 +72,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.extensions["tether_providers"] = Catalog(settings)
     _register_request_hooks(app)
+    from views.inputs import IdConverter
+
+    app.url_map.converters["id"] = IdConverter  # before any route uses it
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_errors(app)

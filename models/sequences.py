@@ -37,6 +37,9 @@ TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
 MAX_NAME, MAX_SUBJECT, MAX_BODY, MAX_DELAY_DAYS = 120, 250, 20_000, 365
 
 
+_DAY_NUMBERS = frozenset(str(d) for d in range(7))  # Monday = 0, as WEEKDAYS
+
+
 class Sequence(Timestamped):
     team = ForeignKeyField(Team, backref="sequences", on_delete="CASCADE")
     name = CharField()
@@ -87,7 +90,14 @@ class Sequence(Timestamped):
 
     @property
     def days(self) -> list[int]:
-        return [int(d) for d in self.window_days.split(",") if d.strip().isdigit()]
+        return [int(d) for d in self.window_days.split(",") if d.strip() in _DAY_NUMBERS]
+
+    def save(self, *args, **kwargs):
+        # The last line of defence: a sending day is Monday–Sunday (0–6), whatever a form or a
+        # script hands over; the pages index WEEKDAYS with it.
+        if any(d.strip() not in _DAY_NUMBERS for d in self.window_days.split(",") if d.strip()):
+            raise ValueError(f"sending days must be 0–6, not {self.window_days!r}")
+        return super().save(*args, **kwargs)
 
     @property
     def window_text(self) -> str:

@@ -27,9 +27,10 @@ def render(page: str, partial: str | None = None, **context):
 def team_object_or_404(model, object_id):
     """`model` row `object_id` if it belongs to the current user's team; otherwise 404, so
     another team's object is indistinguishable from one that does not exist."""
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+    from views.inputs import object_id as parse_id
+
+    object_id = parse_id(object_id)
+    if object_id is None:
         abort(404)
     obj = model.get_or_none((model.id == object_id) & (model.team == current_user.team_id))
     if obj is None:

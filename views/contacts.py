@@ -21,13 +21,14 @@ from models.contacts import (
 )
 from models.sequences import Enrollment, Sequence, enroll
 from views.common import render, team_object_or_404
+from views.inputs import object_id, page_number
 
 bp = Blueprint("contacts", __name__)
 PER_PAGE = 50
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int))
+    return page_number()
 
 
 @bp.route("/contacts")
@@ -88,14 +89,14 @@ def _import_page(contact_import):
                   .where(Sequence.team == current_user.team_id).order_by(Sequence.name))
 
 
-@bp.route("/contacts/imports/<import_id>")
+@bp.route("/contacts/imports/<id:import_id>")
 @login_required
 def import_status(import_id):
     """An import's preview, its progress, or its outcome."""
     return _import_page(team_object_or_404(ContactImport, import_id))
 
 
-@bp.route("/contacts/imports/<import_id>/run", methods=["POST"])
+@bp.route("/contacts/imports/<id:import_id>/run", methods=["POST"])
 @login_required
 def run_import(import_id):
     """Write the next chunk of good rows. The progress bar asks again until it is done."""
@@ -105,7 +106,7 @@ def run_import(import_id):
     return _import_page(contact_import)
 
 
-@bp.route("/contacts/imports/<import_id>/cancel", methods=["POST"])
+@bp.route("/contacts/imports/<id:import_id>/cancel", methods=["POST"])
 @login_required
 def cancel_import(import_id):
     """Drop a previewed import; nothing was imported."""
@@ -126,16 +127,16 @@ def _enroll_candidates(sequence, source):
     return contacts
 
 
-@bp.route("/sequences/<sequence_id>/enroll", methods=["GET", "POST"], endpoint="enroll")
+@bp.route("/sequences/<id:sequence_id>/enroll", methods=["GET", "POST"], endpoint="enroll")
 @login_required
 def enroll_contacts(sequence_id):
     """Pick contacts (or all that match a search, or all of one import) to enroll."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    source = request.values.get("import", type=int)
+    source = object_id(request.values.get("import"))
     contacts = _enroll_candidates(sequence, source)
     if request.method == "POST":
         if request.form.get("all") != "1":
-            ids = [int(i) for i in request.form.getlist("contact") if i.isdigit()]
+            ids = [i for i in map(object_id, request.form.getlist("contact")) if i]
             contacts = Contact.select().where(Contact.id.in_(ids[:PER_PAGE * 4]))
         added, already = enroll(sequence, contacts, current_user)
         if added:

@@ -22,10 +22,10 @@ def index():
     return render_live("notifications/index.html", "notifications/_list.html", items=items)
 
 
-@bp.route("/notifications/<notification_id>/read", methods=["POST"])
+@bp.route("/notifications/<id:notification_id>/read", methods=["POST"])
 @login_required
 def read(notification_id):
-    if not mark_read(current_user, int(notification_id) if notification_id.isdigit() else -1):
+    if not mark_read(current_user, notification_id):
         if not Notification.select().where((Notification.id == notification_id)
                                            & (Notification.user == current_user.id)).exists():
             abort(404)

@@ -38,6 +38,7 @@ from models.sequences import (
     update_settings,
 )
 from views.common import render, safe_next, team_object_or_404
+from views.inputs import page_number, whole_number
 from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
@@ -78,7 +79,8 @@ def _chosen_mailbox(current=None):
 
 
 def _settings_from_form(current_mailbox=None):
-    days = sorted({int(d) for d in request.form.getlist("days") if d in "0123456"})
+    chosen = request.form.getlist("days")
+    days = sorted({d for d in (whole_number(v, 0, 6) for v in chosen) if d is not None})
     values = dict(name=request.form.get("name", "").strip(),
                   mailbox=_chosen_mailbox(current_mailbox),
                   sender_name=request.form.get("sender_name", "").strip(),
@@ -89,6 +91,8 @@ def _settings_from_form(current_mailbox=None):
     errors = settings_problems(values["name"], values["mailbox"], values["sender_name"], days,
                                values["window_start"], values["window_end"],
                                values["timezone"])
+    if len(days) != len(set(chosen)):
+        errors["window"] = "Choose days of the week from the list."
     if request.form.get("mailbox") and values["mailbox"] is None:
         errors["mailbox"] = "That mailbox was removed. Choose another one."
     return values, errors
@@ -119,7 +123,7 @@ def new():
     return render("sequences/new.html", "sequences/_settings.html", **_settings_context(draft))
 
 
-@bp.route("/sequences/<sequence_id>/edit", methods=["GET", "POST"])
+@bp.route("/sequences/<id:sequence_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(sequence_id):
     """A sequence's settings and steps."""
@@ -137,7 +141,7 @@ def edit(sequence_id):
                   steps=sequence.steps_in_order())
 
 
-@bp.route("/sequences/<sequence_id>/delete", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/delete", methods=["POST"])
 @login_required
 def delete(sequence_id):
     """Delete a sequence with its steps, enrollments and log (creator, owners and admins)."""
@@ -153,8 +157,7 @@ def delete(sequence_id):
 
 def _step_values():
     def number(name):
-        value = request.form.get(name, "0").strip() or "0"
-        return int(value) if value.isdigit() else None
+        return whole_number(request.form.get(name, "0").strip() or "0")
 
     return dict(subject=request.form.get("subject", "").strip(" \t"),
                 body=request.form.get("body", ""),
@@ -167,7 +170,7 @@ def _steps_section(sequence, status=200, **context):
                   steps=sequence.steps_in_order(), **context), status
 
 
-@bp.route("/sequences/<sequence_id>/steps", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/steps", methods=["POST"])
 @login_required
 def add_step(sequence_id):
     """Add an email at the end of the sequence."""
@@ -190,7 +193,7 @@ def _team_step(sequence, step_id):
     return step
 
 
-@bp.route("/sequences/<sequence_id>/steps/<int:step_id>", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>", methods=["POST"])
 @login_required
 def update_step(sequence_id, step_id):
     """Save one step; only its card is re-rendered, so other unsaved edits stay."""
@@ -209,7 +212,7 @@ def update_step(sequence_id, step_id):
                   saved=not errors), 422 if errors else 200
 
 
-@bp.route("/sequences/<sequence_id>/steps/<int:step_id>/delete", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/delete", methods=["POST"])
 @login_required
 def delete_step(sequence_id, step_id):
     """Remove a step; the later ones move up."""
@@ -222,7 +225,7 @@ def delete_step(sequence_id, step_id):
 
 # ---- The toggle, the sequence's page, its log ------------------------------------------------
 
-@bp.route("/sequences/<sequence_id>/toggle", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/toggle", methods=["POST"])
 @login_required
 def toggle(sequence_id):
     """Pause an active sequence or start a paused one. A blocked one is not started: the
@@ -249,7 +252,7 @@ def toggle(sequence_id):
                            refusal=problem)
 
 
-@bp.route("/sequences/<sequence_id>")
+@bp.route("/sequences/<id:sequence_id>")
 @login_required
 def show(sequence_id):
     """A sequence: its toggle, mailbox, steps at a glance, and its contacts' status; live."""
@@ -257,7 +260,7 @@ def show(sequence_id):
     if unchanged():
         return "", 204
     status = request.args.get("status", "")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     enrollments = (Enrollment.select(Enrollment, Contact).join(Contact)
                    .where(Enrollment.sequence == sequence)
                    .order_by(Enrollment.created_at.desc(), Enrollment.id.desc()))
@@ -273,7 +276,7 @@ def show(sequence_id):
                        per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES, now=clock.now())
 
 
-@bp.route("/sequences/<sequence_id>/log")
+@bp.route("/sequences/<id:sequence_id>/log")
 @login_required
 def log(sequence_id):
     """Everything that happened to the sequence, newest first; live."""
@@ -290,7 +293,7 @@ def log(sequence_id):
                        attention=[] if before else outbox.needing_attention(sequence))
 
 
-@bp.route("/sequences/<sequence_id>/emails/<int:email_id>/send-again", methods=["POST"])
+@bp.route("/sequences/<id:sequence_id>/emails/<id:email_id>/send-again", methods=["POST"])
 @login_required
 def send_again(sequence_id, email_id):
     """The one click for an email whose outcome is unknown or that was not sent: it goes

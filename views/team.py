@@ -51,7 +51,7 @@ def invite():
     return _team_page(new_link, errors), 422 if errors else 200
 
 
-@bp.route("/settings/team/invites/<invite_id>/revoke", methods=["POST"])
+@bp.route("/settings/team/invites/<id:invite_id>/revoke", methods=["POST"])
 @login_required
 @admin_required
 def revoke_invite(invite_id):
