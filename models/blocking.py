@@ -27,4 +27,5 @@ def sequence_log(event: MailboxEvent) -> None:
     new = SEQUENCE_REMOVED if event.kind == REMOVED else event.to_status
     # Sending (models/outbox.py): an unblocking entry says how many emails were waiting.
     waiting = outbox.waiting_counts(mailbox.id) if new == CONNECTED else None
-    log_mailbox_transition(mailbox, old, new, event.cause, waiting=waiting, event_id=event.id)
+    log_mailbox_transition(mailbox, old, new, event.cause, waiting=waiting, event_id=event.id,
+                           at=event.at)

@@ -8,6 +8,7 @@ again (the crash loses nothing). Handlers are registered by the modules that own
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegrityError
@@ -16,7 +17,11 @@ import clock
 from models.base import BaseModel, db
 from models.health import MailboxEvent
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # a worker that died mid-handler: its claim is taken after this
+# A handler that raised (a locked database, the mail relay down) while its worker lives on is
+# tried again this soon, not after a whole lease: a late log entry could otherwise land after
+# the entry of the recovery that followed it.
+RETRY_AFTER = timedelta(seconds=2)
 log = logging.getLogger(__name__)
 _handlers: dict[str, tuple[Callable, Callable]] = {}
 
@@ -55,9 +60,15 @@ def _claim(event_id: int, channel: str) -> bool:
         return taken == 1
 
 
-def dispatch(limit: int = 500) -> int:
-    """Deliver pending events to every interested handler. Returns deliveries made."""
-    delivered = 0
+@dataclass(frozen=True)
+class Dispatched:
+    delivered: int
+    failed: int  # handlers that raised: each is tried again after RETRY_AFTER
+
+
+def dispatch(limit: int = 500) -> Dispatched:
+    """Deliver pending events to every interested handler."""
+    delivered = failed = 0
     # A list, not a lazy cursor: an open SELECT holds SQLite's read snapshot, and the writes
     # below would then fail at once instead of waiting for the lock.
     pending = list(MailboxEvent.select().where(MailboxEvent.dispatched_at.is_null())
@@ -69,8 +80,10 @@ def dispatch(limit: int = 500) -> int:
                 continue  # finished, or another worker holds it now
             try:
                 _handlers[channel][0](event)
-            except Exception:  # the claim expires and another pass retries it
+            except Exception:
                 log.exception("handler %s failed for mailbox event %s", channel, event.id)
+                _release_soon(event.id, channel)
+                failed += 1
                 continue
             (EventDelivery.update(done_at=clock.now())
              .where((EventDelivery.event == event.id) & (EventDelivery.channel == channel)).execute())
@@ -78,7 +91,15 @@ def dispatch(limit: int = 500) -> int:
         # Whoever sees the last delivery done closes the event, whichever worker ran it.
         if all(_done(event.id, channel) for channel in wanted):
             MailboxEvent.update(dispatched_at=clock.now()).where(MailboxEvent.id == event.id).execute()
-    return delivered
+    return Dispatched(delivered, failed)
+
+
+def _release_soon(event_id: int, channel: str) -> None:
+    try:
+        (EventDelivery.update(claimed_until=clock.now() + RETRY_AFTER)
+         .where((EventDelivery.event == event_id) & (EventDelivery.channel == channel)).execute())
+    except Exception:  # the database itself is failing: the lease expiring retries it too
+        log.exception("could not release delivery %s/%s early", event_id, channel)
 
 
 def _done(event_id: int, channel: str) -> bool:

@@ -24,7 +24,7 @@ from peewee import (
 import clock
 from models import changes
 from models.accounts import Team, User
-from models.base import BaseModel, Timestamped, db
+from models.base import BaseModel, Timestamped, db, write_transaction
 from models.contacts import Contact, has_control_chars
 from models.mailboxes import DISABLED, RECONNECT_REQUIRED, Mailbox
 
@@ -216,7 +216,8 @@ class SequenceLog(BaseModel):
     event_id = IntegerField(null=True)  # the mailbox event it answers: one entry per event
 
     class Meta:
-        indexes = ((("sequence", "id"), False), (("sequence", "event_id"), True))
+        indexes = ((("sequence", "id"), False), (("sequence", "event_id"), True),
+                   (("sequence", "created_at"), False))
 
 
 def write_log(sequence, kind, message, contact=None, details=None):
@@ -255,7 +256,7 @@ def _what_happened(email, old, new, cause) -> str:
 
 
 def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=None,
-                           event_id=None) -> int:
+                           event_id=None, at=None) -> int:
     """Write one log entry to every sequence sending from `mailbox` for a transition that
     blocks or unblocks them; returns how many were written (0 for e.g. connected → degraded).
 
@@ -263,7 +264,9 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
     re-added one (old); a move to disabled of a mailbox that is deleted by now reads as
     removed. `cause` is the plain-words reason; `waiting` maps a sequence id to the number of
     emails waiting to be sent once it is unblocked. Given the mailbox event's `event_id`, a
-    retried handler writes nothing twice. The toggle itself follows the mailbox by derivation.
+    retried handler writes nothing twice; `at`, the event's own time, keeps the log in the
+    order things happened even when a retry writes the entry late. The toggle itself follows
+    the mailbox by derivation.
     """
     if new_status == DISABLED and mailbox.deleted_at is not None:
         new_status = REMOVED
@@ -275,7 +278,9 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
             "mailbox_unblocked" if not _blocking(new_status) else "mailbox_changed")
     details = {"mailbox": mailbox.id, "from": old_status, "to": new_status, "cause": cause}
     written = 0
-    with db.atomic():
+    # Reads then writes: take SQLite's write lock up front, so a busy database is waited for
+    # (busy_timeout) instead of failing the handler at once.
+    with write_transaction():
         sequences = Sequence.select().where(Sequence.mailbox == mailbox.id)
         if event_id is not None:
             sequences = sequences.where(Sequence.id.not_in(
@@ -292,7 +297,7 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
                 outcome = "sequence unblocked" + (
                     f", {count} waiting email{'s' if count != 1 else ''} will be sent"
                     if count else "")
-            (SequenceLog.insert(sequence=sequence, created_at=clock.now(), event_id=event_id,
+            (SequenceLog.insert(sequence=sequence, created_at=at or clock.now(), event_id=event_id,
                                 kind=kind if not sequence.paused else "mailbox_changed",
                                 message=f"{what} — {outcome}", details=json.dumps(details))
              .on_conflict_ignore().execute())

@@ -12,9 +12,10 @@ from huey import crontab
 
 import clock
 from mail.providers import Catalog
-from models import check_history, events
+from models import check_history
 from models.checks import Checker, Settings, due_ids
 from tasks import huey, settings, with_db
+from tasks.notices import deliver_events
 
 _checker: Checker | None = None
 SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled task go first
@@ -33,7 +34,7 @@ def checker() -> Checker:
 def check_mailbox(mailbox_id: int, force: bool = False):
     """Check one mailbox, then schedule its next check at the time the database says."""
     next_at = checker().check(mailbox_id, force=force)
-    events.dispatch()  # notices and sequence logs follow the transition at once
+    deliver_events()  # notices and sequence logs follow the transition at once
     if next_at is not None:
         delay = max((next_at - clock.now()).total_seconds(), 0)
         check_mailbox.schedule((mailbox_id,), delay=delay)

@@ -12,18 +12,27 @@ from models.mailboxes import Mailbox
 from models.notifications import notify, recipients
 from tasks import huey, settings, with_db
 
+MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
+
 
 @huey.task()
 @with_db
-def dispatch_events():
+def dispatch_events(retry: int = 0):
     """Deliver pending transition events now (also run by the sweep every minute)."""
-    return events.dispatch()
+    deliver_events(retry)
+
+
+def deliver_events(retry: int = 0) -> None:
+    """Dispatch now; when a handler failed, try again in seconds (doubling, a few times)."""
+    if events.dispatch().failed and retry < MAX_QUICK_RETRIES:
+        dispatch_events.schedule((retry + 1,),
+                                 delay=events.RETRY_AFTER.total_seconds() * 2 ** retry)
 
 
 @huey.periodic_task(crontab(minute="*"))
 @with_db
 def dispatch_and_remind():
-    events.dispatch()
+    deliver_events()
     hours = settings["REMINDER_HOURS"]
     if hours > 0:
         send_reminders(timedelta(hours=hours))

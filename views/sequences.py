@@ -38,7 +38,7 @@ from models.sequences import (
     update_settings,
 )
 from views.common import render, safe_next, team_object_or_404
-from views.inputs import page_number, whole_number
+from views.inputs import object_id, page_number, whole_number
 from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
@@ -283,10 +283,16 @@ def log(sequence_id):
     sequence = team_object_or_404(Sequence, sequence_id)
     if unchanged():
         return "", 204
-    before = request.args.get("before", type=int)
-    entries = sequence.log.order_by(SequenceLog.id.desc())
-    if before:
-        entries = entries.where(SequenceLog.id < before)
+    # Newest first by the time things happened (an entry written late by a retried handler
+    # carries its event's time); `before` names the last entry of the previous page.
+    entries = sequence.log.order_by(SequenceLog.created_at.desc(), SequenceLog.id.desc())
+    before = object_id(request.args.get("before"))
+    anchor = before and SequenceLog.get_or_none((SequenceLog.id == before)
+                                                & (SequenceLog.sequence == sequence))
+    if anchor:
+        entries = entries.where((SequenceLog.created_at < anchor.created_at)
+                                | ((SequenceLog.created_at == anchor.created_at)
+                                   & (SequenceLog.id < anchor.id)))
     entries = list(entries.limit(PER_PAGE + 1))
     return render_live("sequences/log.html", "sequences/_log.html", sequence=sequence,
                        entries=entries[:PER_PAGE], more=len(entries) > PER_PAGE, before=before,
