@@ -160,6 +160,10 @@ def _register_template_helpers(app):
 
 
 def _register_errors(app):
+    from views import errors
+
+    errors.register(app)
+
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
         return render_template("errors/error.html", code=400, title="This form has expired",

@@ -78,8 +78,12 @@ def upload():
                 return redirect(url_for("contacts.import_status", import_id=contact_import.id))
             except ImportRefused as refused:
                 error = str(refused)
-    return (render_template("contacts/import.html", error=error, max_rows=MAX_ROWS,
-                            max_mb=MAX_BYTES // 2**20), 422 if error else 200)
+    return render_upload_form(error), 422 if error else 200
+
+
+def render_upload_form(error: str | None):
+    return render_template("contacts/import.html", error=error, max_rows=MAX_ROWS,
+                           max_mb=MAX_BYTES // 2**20)
 
 
 def _import_page(contact_import):
