@@ -37,11 +37,13 @@ _ALIASES = {
 }
 _EMAIL = re.compile(r"[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, line and paragraph separators, and the bidi embeddings, overrides and
+# isolates that make a name display reversed or spoof what follows it ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def has_control_chars(text: str) -> bool:
-    """Line breaks and other control characters: never allowed in a one-line value."""
+    """Line breaks, other control characters and bidi overrides: never in a one-line value."""
     return bool(_CONTROL.search(text or ""))
 
 
@@ -133,7 +135,7 @@ def clean_fields(values: dict) -> tuple[dict, dict]:
     problems = {}
     for f in FIELDS:
         if has_control_chars(fields[f]):
-            problems[f] = f"line break or control character in {f}"
+            problems[f] = f"line break, control or text-direction character in {f}"
         elif len(fields[f]) > MAX_FIELD:
             problems[f] = f"{f} is longer than {MAX_FIELD} characters"
     if "email" not in problems:

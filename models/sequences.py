@@ -374,7 +374,8 @@ def settings_problems(name, mailbox, sender_name, days, start, end, timezone) ->
     if not name.strip():
         errors["name"] = "Give the sequence a name."
     elif len(name) > MAX_NAME or has_control_chars(name):
-        errors["name"] = f"Use one line of at most {MAX_NAME} characters."
+        errors["name"] = (f"Use one line of at most {MAX_NAME} characters, without control or "
+                          "text-direction characters.")
     if mailbox is None:
         errors["mailbox"] = "Choose the mailbox this sequence sends from."
     if has_control_chars(sender_name):

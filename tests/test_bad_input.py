@@ -102,3 +102,26 @@ def test_a_sequence_stored_with_day_56_is_repaired_by_the_migration(client, sequ
     assert Sequence.get_by_id(sequence.id).window_days == "0,3"
     assert Sequence.get_by_id(other.id).window_days == "0,1,2,3,4"
     assert client.get(f"/sequences/{sequence.id}").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["Q4\u202eoutreach", "Q4\u2066x\u2069", "a" * 121, "Q4\x85next", "Q4\u2028next"])
+def test_a_sequence_name_with_direction_overrides_control_characters_or_too_long_is_refused(client, sequence, name):
+    response = post_form(client, f"/sequences/{sequence.id}/edit",
+                         {"name": name, "mailbox": sequence.mailbox_id, "days": ["0"],
+                          "window_start": "09:00", "window_end": "17:00",
+                          "timezone": "Europe/Berlin", "sender_name": ""},
+                         page=f"/sequences/{sequence.id}/edit")
+    assert response.status_code == 422
+    assert "at most 120 characters" in response.get_data(as_text=True)
+    assert Sequence.get_by_id(sequence.id).name == "Q3 outreach"
+
+
+def test_a_contact_with_a_direction_override_in_its_name_is_refused(client, sequence):
+    from models.contacts import Contact
+
+    response = post_form(client, "/contacts/new", {"email": "eve@client.test",
+                                                   "first_name": "Eve\u202egnp.exe"},
+                         page="/contacts/new")
+    assert response.status_code == 422
+    assert "text-direction character" in response.get_data(as_text=True)
+    assert Contact.select().count() == 0
