@@ -6,7 +6,6 @@ interrupted import continues where it stopped. A file that cannot be read import
 """
 
 import csv
-import io
 import json
 import re
 
@@ -198,12 +197,20 @@ def _header(cells: list[str]) -> tuple[list[str | None], list[str]]:
     return fields, ignored
 
 
-def _reader(text: str):
+def _records(text: str):
+    """(line number, values or the csv.Error) for each physical line of the file.
+
+    Every contact field is one line, so a record never spans lines: reading line by line, an
+    unclosed quote spoils only its own line, instead of swallowing every row after it."""
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return csv.reader(io.StringIO(text, newline=""), dialect)
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):
+        try:
+            yield number, next(csv.reader([line], dialect, strict=True), [])
+        except csv.Error as e:
+            yield number, e
 
 
 def read_csv(data: bytes) -> tuple[list[str], list[dict], list[dict], list[str]]:
@@ -215,41 +222,44 @@ def read_csv(data: bytes) -> tuple[list[str], list[dict], list[dict], list[str]]
     if len(data) > MAX_BYTES:
         raise ImportRefused(f"This file is larger than {MAX_BYTES // 1024 // 1024} MB. "
                             f"Split it into files of at most {MAX_ROWS:,} rows.")
-    reader = _reader(_decode(data))
+    records = _records(_decode(data))
     good, bad, lines, seen = [], [], [], {}
-    try:
-        header = next((row for row in reader if any(c.strip() for c in row)), None)
-        if header is None:
-            raise ImportRefused("This file is empty.")
-        columns, ignored = _header(header)
-        for row in reader:
-            if not any(c.strip() for c in row):
-                continue
-            if len(good) + len(bad) >= MAX_ROWS:
-                raise ImportRefused(f"This file has more than {MAX_ROWS:,} rows. Split it "
-                                    f"into files of at most {MAX_ROWS:,} rows each.")
-            line = reader.line_num
-            values = {f: row[i] for i, f in enumerate(columns) if f and i < len(row)}
-            missing = [f for i, f in enumerate(columns) if f and i >= len(row)]
-            fields, problems = clean_fields(values)
-            if missing:
-                reason = "missing column: " + ", ".join(missing)
-            elif any(c.strip() for c in row[len(columns):]):
-                reason = f"{len(row)} values for {len(columns)} columns"
-            elif problems:
-                reason = problems.get("email") or next(iter(problems.values()))
-            elif fields["email"] in seen:
-                reason = f"duplicate of line {seen[fields['email']]:,}"
-            else:
-                seen[fields["email"]] = line
-                good.append([fields[f] for f in FIELDS])
-                lines.append(line)
-                continue
-            bad.append({"line": line, "email": (values.get("email") or "").strip()[:80],
-                        "reason": reason})
-    except csv.Error as e:
-        raise ImportRefused(f"Line {reader.line_num:,} cannot be read as CSV ({e}). "
-                            "Check its quotes.") from e
+    for line, header in records:
+        if isinstance(header, csv.Error):
+            raise ImportRefused(f"Line {line:,}, the header, cannot be read as CSV ({header}). "
+                                "Check its quotes.")
+        if any(c.strip() for c in header):
+            break
+    else:
+        raise ImportRefused("This file is empty.")
+    columns, ignored = _header(header)
+    for line, row in records:
+        if isinstance(row, csv.Error):
+            bad.append({"line": line, "email": "", "reason": "a quote is opened and not closed"})
+            continue
+        if not any(c.strip() for c in row):
+            continue
+        if len(good) + len(bad) >= MAX_ROWS:
+            raise ImportRefused(f"This file has more than {MAX_ROWS:,} rows. Split it "
+                                f"into files of at most {MAX_ROWS:,} rows each.")
+        values = {f: row[i] for i, f in enumerate(columns) if f and i < len(row)}
+        missing = [f for i, f in enumerate(columns) if f and i >= len(row)]
+        fields, problems = clean_fields(values)
+        if missing:
+            reason = "missing column: " + ", ".join(missing)
+        elif any(c.strip() for c in row[len(columns):]):
+            reason = f"{len(row)} values for {len(columns)} columns"
+        elif problems:
+            reason = problems.get("email") or next(iter(problems.values()))
+        elif fields["email"] in seen:
+            reason = f"duplicate of line {seen[fields['email']]:,}"
+        else:
+            seen[fields["email"]] = line
+            good.append([fields[f] for f in FIELDS])
+            lines.append(line)
+            continue
+        bad.append({"line": line, "email": (values.get("email") or "").strip()[:80],
+                    "reason": reason})
     if not good and not bad:
         raise ImportRefused("This file has no contacts below its header line.")
     return good, bad, lines, ignored

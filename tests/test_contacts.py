@@ -214,3 +214,30 @@ def test_another_teams_contacts_and_imports_stay_out_of_reach(app, accounts, cli
     assert Enrollment.select().count() == 0, "another team's contact is never enrolled"
     assert "ada@example.com" not in other.get("/contacts").get_data(as_text=True)
     assert Sequence.select().count() == 1
+
+
+def test_an_unclosed_quote_spoils_only_its_own_line_and_each_broken_line_is_named(accounts, client):
+    accounts.sign_up()
+    csv_text = ("email,first_name,company\n"
+                "ada@example.com,Ada,Analytical\n"
+                'bob@example.com,"Bob,Builders\n'
+                "cy@example.com,Cy,Acme\n"
+                'dee@example.com,Dee,"Dee & Co\n'
+                "eve@example.com,Eve,Evil\n")
+    preview = upload(client, csv_text)
+    assert preview.status_code == 302
+    page = client.get(preview.location).get_data(as_text=True)
+    assert "3</strong> contacts ready to import" in page
+    reasons = dict(re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td></tr>", page))
+    assert reasons == {"3": "A quote is opened and not closed", "5": "A quote is opened and not closed"}
+    run_to_the_end(client, ContactImport.get())
+    assert sorted(c.email for c in Contact.select()) == [
+        "ada@example.com", "cy@example.com", "eve@example.com"]
+
+
+def test_a_header_with_an_unclosed_quote_is_refused_in_words(accounts, client):
+    accounts.sign_up()
+    response = upload(client, 'email,"first_name\nada@example.com,Ada\n')
+    assert response.status_code == 422
+    assert "Line 1, the header, cannot be read as CSV" in response.get_data(as_text=True)
+    assert ContactImport.select().count() == 0
