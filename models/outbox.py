@@ -38,6 +38,9 @@ from models.sequences import (
 QUEUED, SENDING, SENT, UNKNOWN, FAILED, BOUNCED, CANCELLED = (
     "queued", "sending", "sent", "unknown", "failed", "bounced", "cancelled")
 CLAIMED, TRANSMITTING = "claimed", "transmitting"  # a `sending` row's phase
+# Sent in full, and the connection ended before the server answered: a `sending` row that
+# waits for the reconciler, told apart from one a crash interrupted (still TRANSMITTING).
+ANSWER_LOST = "answer_lost"
 STATUS_LABELS = {QUEUED: "Waiting", SENDING: "Sending", SENT: "Sent", UNKNOWN: "Outcome unknown",
                  FAILED: "Not sent", BOUNCED: "Bounced", CANCELLED: "Cancelled"}
 
@@ -448,7 +451,7 @@ def defer(row: OutboxEmail, owner: str, code: str, now: datetime) -> bool:
 def hold_for_reconcile(row: OutboxEmail, owner: str, now: datetime) -> None:
     """No answer after the final ".": leave it `sending`, owned by no one, and let the
     reconciler look in Sent once the provider had a moment to file it."""
-    (OutboxEmail.update(lease_owner="", lease_until=now + UNKNOWN_SETTLE)
+    (OutboxEmail.update(phase=ANSWER_LOST, lease_owner="", lease_until=now + UNKNOWN_SETTLE)
      .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)).execute())
 
 
@@ -474,7 +477,7 @@ def adopt_orphans(mailbox_id: int, owner: str, now: datetime) -> list[OutboxEmai
                 & (OutboxEmail.lease_until < now)).execute())
         (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
          .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)
-                & (OutboxEmail.phase != TRANSMITTING)).execute())
+                & OutboxEmail.phase.not_in((TRANSMITTING, ANSWER_LOST))).execute())
     return list(OutboxEmail.select(OutboxEmail, Contact, Sequence)
                 .join(Contact, on=(OutboxEmail.contact == Contact.id))
                 .join_from(OutboxEmail, Sequence, on=(OutboxEmail.sequence == Sequence.id))
@@ -486,6 +489,14 @@ def release_orphans(owner: str, retry_at: datetime) -> None:
     """The Sent folder could not be read: leave the rows `sending`, to be looked at again."""
     (OutboxEmail.update(lease_owner="", lease_until=retry_at)
      .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)).execute())
+
+
+def _interruption(row: OutboxEmail) -> str:
+    """What cut the send short, as the sender recorded it (the row's phase)."""
+    if row.phase == ANSWER_LOST:
+        return ("the whole email was sent, then the connection to the mail server ended before "
+                "it answered")
+    return "Tether stopped (a restart or a crash) while the email was being handed over"
 
 
 def settle(row: OutboxEmail, owner: str, *, found: bool, provider_files_sent: bool,
@@ -500,19 +511,20 @@ def settle(row: OutboxEmail, owner: str, *, found: bool, provider_files_sent: bo
             # The provider files every accepted message in Sent: not there, not accepted.
             if _finish(row, owner, status=QUEUED):
                 write_log(row.sequence_id, "email_requeued",
-                          f"Email {row.number} to {row.to_email} had not gone out when the "
-                          "connection to the mail server was interrupted (it is not in the "
-                          "Sent folder); it is sent again.", contact=row.contact_id,
+                          f"Email {row.number} to {row.to_email} had not gone out when "
+                          f"{_interruption(row)} (it is not in the Sent folder); it is sent "
+                          "again.", contact=row.contact_id,
                           details={"outbox": row.id, "message_id": row.message_id})
                 changes.bump(_team_of(row))
             return QUEUED
-        if _finish(row, owner, status=UNKNOWN, error="The connection ended before the mail "
-                   "server answered, and this mailbox keeps no copy of it in Sent."):
+        what = _interruption(row)
+        if _finish(row, owner, status=UNKNOWN, error=f"{what[0].upper()}{what[1:]}, and this "
+                   "mailbox keeps no copy of it in Sent."):
             write_log(row.sequence_id, "email_unknown",
                       f"Email {row.number} to {row.to_email}: Tether cannot tell whether it "
-                      "went out — the connection ended before the mail server answered, and "
-                      "there is no copy in the Sent folder. Check the recipient or your Sent "
-                      "folder; press “Send again” to send it.", contact=row.contact_id,
+                      f"went out — {what}, and there is no copy in the Sent folder. The contact "
+                      "may already have it: check with them or in your Sent folder, and press "
+                      "“Send again” only if it did not arrive.", contact=row.contact_id,
                       details={"outbox": row.id, "message_id": row.message_id})
             changes.bump(_team_of(row))
         return UNKNOWN

@@ -409,13 +409,14 @@ class _Batch:
             self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
         else:
             pause_point("after_accepted")
-            if not self.mailbox.is_oauth:
-                # Before the commit: a crash from here on finds the copy and knows it was sent.
-                self._file_copy(data)
+            # The 250 is the fact: commit it first. Only a crash in this very instant is left
+            # for the reconciler (the copy in Sent below is for people, and for that case).
             now = clock.now()
             tell = now - self.told_at >= TELL_EVERY
             outbox.mark_sent(row, self.owner, reply, now, steps=self.steps, bump=tell)
             self.told_at, self.untold = (now, False) if tell else (self.told_at, True)
+            if not self.mailbox.is_oauth:
+                self._file_copy(data)
 
     def _deliver(self, row, data: bytes) -> str:
         """Send on the open connection; if it broke before the message was complete, open
