@@ -71,6 +71,10 @@ def load(overrides: dict | None = None) -> dict:
         # The local provider stand-in: offered as "Google (sandbox)" etc. while this file exists.
         "SANDBOX_CONFIG": env.get("TETHER_SANDBOX_CONFIG", str(instance / "sandbox.json")),
         "ALLOW_LOOPBACK_MAIL_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_MAIL_HOSTS", "") == "1",
+        # Other Provider hosts on RFC 1918 / ULA addresses: on-premises mail servers are real,
+        # so allowed unless the operator turns it off ("0") where the private network holds
+        # services that users must not reach. Link-local and metadata are always refused.
+        "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
     }
     cfg.update(overrides or {})
 

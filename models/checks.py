@@ -15,6 +15,7 @@ import clock
 from mail import oauth
 from mail.connect import Login, Server
 from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
+from mail.hosts import HostPolicy
 from mail.probe import probe
 from models import check_history, health, replies
 from models.base import db
@@ -125,12 +126,13 @@ class Checker:
             return undecryptable()
 
     def _probe(self, mailbox, login, provider=None):
-        """Provider servers for OAuth mailboxes, the stored ones for Other Provider. The reply
-        fetch rides on the check's IMAP session: one login per mailbox per cycle."""
-        source = provider or mailbox
-        return probe(Server(source.imap_host, source.imap_port, source.imap_security),
-                     Server(source.smtp_host, source.smtp_port, source.smtp_security), login,
-                     on_imap=replies.fetch_into(mailbox.id))
+        """Provider servers for OAuth mailboxes, the stored ones for Other Provider — vetted
+        against today's host settings as they connect. The reply fetch rides on the check's
+        IMAP session: one login per mailbox per cycle."""
+        source, policy = (provider, None) if provider else (mailbox, host_policy(self.catalog))
+        return probe(Server(source.imap_host, source.imap_port, source.imap_security, policy),
+                     Server(source.smtp_host, source.smtp_port, source.smtp_security, policy),
+                     login, on_imap=replies.fetch_into(mailbox.id))
 
     def refresh(self, mailbox: Mailbox, provider) -> str:
         """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
@@ -182,6 +184,17 @@ class Checker:
     def _schedule(mailbox_id: int, when):
         Mailbox.update(next_check_at=when).where(Mailbox.id == mailbox_id).execute()
         return when
+
+
+def host_policy(catalog) -> HostPolicy:
+    """The rules for user-entered mail hosts in force now: the settings the provider catalog
+    was built from (the worker's and the web app's own), else the configuration."""
+    settings = getattr(catalog, "settings", None)
+    if settings is None:
+        import config
+
+        settings = config.load()
+    return HostPolicy.from_settings(settings)
 
 
 def _refused(result) -> bool:

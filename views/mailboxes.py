@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 import clock
 from mail import oauth
 from mail.connect import Login, Server
+from mail.hosts import HostPolicy
 from mail.presets import guess_servers
 from mail.probe import probe
 from models import check_history, connections, expiry
@@ -90,10 +91,12 @@ def _parse_other(form, *, mailbox: Mailbox | None = None):
 
 
 def _probe_other(values, password):
+    """The connection test, with the hosts vetted against this deployment's host settings."""
+    policy = HostPolicy.from_settings(current_app.config)
     login = Login(address=values["email"], username=values["username"], password=password)
-    return probe(Server(values["imap_host"], values["imap_port"], values["imap_security"]),
-                 Server(values["smtp_host"], values["smtp_port"], values["smtp_security"]),
-                 login, allow_loopback=current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"])
+    return probe(Server(values["imap_host"], values["imap_port"], values["imap_security"], policy),
+                 Server(values["smtp_host"], values["smtp_port"], values["smtp_security"], policy),
+                 login)
 
 
 def _other_form(values, errors, result=None, mailbox=None, status=200):
