@@ -85,8 +85,12 @@ def _parse_other(form, *, mailbox: Mailbox | None = None):
     if any(c in values["username"] for c in "\r\n"):
         errors["username"] = "The username cannot contain line breaks."
     password = form.get("password") or ""
-    if not password and not (mailbox and mailbox.password):
+    if not password and mailbox is None:
         errors["password"] = "Enter the mailbox's password (or app password)."
+    elif not password:  # the stored one, but only for the servers it was saved for
+        password, why_not = connections.stored_password(mailbox, values)
+        if why_not:
+            errors["password"] = why_not
     return values, password, errors
 
 
@@ -137,8 +141,6 @@ def other_test():
     values, password, errors = _parse_other(request.form, mailbox=mailbox)
     if errors:
         return render_template("mailboxes/_probe.html", result=None, errors=errors), 422
-    if not password and mailbox:
-        password = mailbox.password.reveal()
     return render_template("mailboxes/_probe.html", result=_probe_other(values, password), errors={})
 
 
@@ -166,7 +168,6 @@ def credentials(mailbox_id):
     values, password, errors = _parse_other(request.form, mailbox=mailbox)
     if errors:
         return _other_form(values, errors, mailbox=mailbox, status=422)
-    password = password or mailbox.password.reveal()
     result = _probe_other(values, password)
     if not result.ok:
         return _other_form(values, {}, result, mailbox=mailbox, status=422)
