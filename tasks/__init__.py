@@ -13,8 +13,22 @@ from huey import RedisHuey, SqliteHuey
 import clock
 import config
 from models.base import db, init_db
+from models.crypto import open_vault
 
 settings = config.load()
+
+
+def _refuse_missing_keys():
+    """The worker, like the web app, refuses to start without a key the database still
+    needs. Huey logs and ignores errors raised in on_startup hooks, so this runs while the
+    consumer imports this module: the error ends it, with the reason. In the web app the
+    database is bound already and create_app has checked."""
+    if db.obj is None:
+        init_db(settings["DATABASE_URL"])
+        open_vault(settings["TETHER_ENCRYPTION_KEYS"])
+
+
+_refuse_missing_keys()
 
 
 def _build_huey():
