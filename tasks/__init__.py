@@ -35,6 +35,7 @@ def _build_huey():
     immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
     if settings["REDIS_URL"]:
         return RedisHuey("tether", url=settings["REDIS_URL"], immediate=immediate)
+    config.private_file(settings["HUEY_SQLITE_PATH"])  # queued task arguments are private too
     return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate)
 
 
