@@ -136,11 +136,23 @@ class Checker:
 
     def refresh(self, mailbox: Mailbox, provider) -> str:
         """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
-        re-read the stored token first, because a reconnect may have replaced it meanwhile."""
+        re-read the stored token first, because a reconnect may have replaced it meanwhile —
+        and again after a refusal that asks for a reconnect: if the stored token changed
+        while ours was on its way (a reconnect, a consumer whose lease ran out), the newer
+        one gets one try before anyone is told to reconnect (rclone's lock + re-read)."""
         current = Mailbox.get_by_id(mailbox.id)
         if current.refresh_token is None:
             raise MailError(_no_refresh_token())
-        tokens = oauth.refresh(provider, current.refresh_token.reveal())
+        used = current.refresh_token.reveal()
+        try:
+            tokens = oauth.refresh(provider, used)
+        except MailError as e:
+            if e.failure.kind is not Kind.RECONNECT:
+                raise
+            stored = Mailbox.get_by_id(mailbox.id).refresh_token
+            if stored is None or stored.reveal() == used:
+                raise
+            tokens = oauth.refresh(provider, stored.reveal())
         now = clock.now()
         with db.atomic():
             # Persist a rotated refresh token before the new access token is used anywhere.
