@@ -7,12 +7,15 @@ Every EncryptedField of every model is found by walking the models: no list to k
 """
 
 import importlib
+import logging
 import pkgutil
 
 from cryptography.fernet import Fernet, InvalidToken
-from peewee import SqliteDatabase, TextField, fn
+from peewee import OperationalError, SqliteDatabase, TextField, fn
 
 from config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class SecretUnreadable(Exception):
@@ -154,8 +157,14 @@ def open_vault(spec: str) -> Vault:
     from models.base import db
 
     v = Vault.from_config(spec)
-    with db.connection_context():
-        in_use = key_ids_in_use(db.obj)
+    try:
+        with db.connection_context():
+            in_use = key_ids_in_use(db.obj)
+    except OperationalError as e:
+        # A database that is down holds nothing to decrypt right now; refusing to start
+        # would turn its restart into ours. Mailboxes meet a lost key at their next check.
+        log.warning("Encryption keys not checked against the database (unreachable: %s)", e)
+        in_use = {}
     missing = sorted(set(in_use) - set(v.keys))
     if missing:
         where = ", ".join(sorted(in_use[missing[0]]))

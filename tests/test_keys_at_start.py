@@ -96,3 +96,15 @@ def test_rotation_re_encrypts_oauth_attempts_too(accounts, app, keep_vault):
     assert raw.startswith("k2:")
     assert crypto.key_ids_in_use(db.obj) == {"k2": {"mailbox.access_token", "mailbox.refresh_token",
                                                     "mailbox.password", "oauth_attempt.code_verifier"}}
+
+
+def test_a_database_that_is_down_at_start_does_not_keep_tether_down(app, keep_vault):
+    """Its restart should not become ours: with nothing readable now, nothing to check."""
+    from peewee import PostgresqlDatabase
+
+    previous = db.obj
+    db.initialize(PostgresqlDatabase("tether", host="127.0.0.1", port=1, connect_timeout=2))
+    try:
+        assert crypto.open_vault(_new_key("k7")).primary_id == "k7"
+    finally:
+        db.initialize(previous)
