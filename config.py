@@ -26,9 +26,23 @@ def _instance_dir(production: bool) -> Path:
     Dovecot reaches that folder as Debian's unprivileged users."""
     mode = 0o700 if production else 0o711
     path = Path(os.environ.get("TETHER_INSTANCE_DIR", ROOT / "instance"))
-    path.mkdir(mode=mode, parents=True, exist_ok=True)
-    _tighten(path, mode)
+    if not path.exists():
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    elif _is_ours(path):
+        _tighten(path, mode)
     return path
+
+
+OWN_FILES = ("tether.db", "huey.db", "secret_key", "encryption_keys")
+
+
+def _is_ours(folder: Path) -> bool:
+    """An existing folder is closed only when it is plainly Tether's own: this account's, not
+    a shared one (sticky, like /tmp), and holding Tether's files — never a /var/lib that
+    TETHER_INSTANCE_DIR happened to name."""
+    st = folder.stat()
+    return (st.st_uid == os.geteuid() and not st.st_mode & stat.S_ISVTX
+            and any((folder / name).exists() for name in OWN_FILES))
 
 
 def _tighten(path, mode: int) -> None:

@@ -87,3 +87,12 @@ def test_an_older_install_left_readable_is_closed_at_start(tmp_path):
     assert files["tether.db"] == files["huey.db"] == 0o600
     assert files == dict.fromkeys(files, 0o600)
     assert stat.S_IMODE(found["."]) == 0o700
+
+
+def test_a_shared_folder_named_as_the_instance_is_left_as_it_is(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    found = _start(shared, **_production())
+    assert stat.S_IMODE(found["."]) == 0o1777
+    assert _files(found)["tether.db"] == 0o600  # what Tether writes is private all the same
