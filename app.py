@@ -85,10 +85,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _check_encryption_keys(settings):
-    """A missing or malformed key fails closed at start, not at the first token read."""
-    from models.crypto import Vault, use_vault
+    """A malformed key, or one the database still uses but the configuration lost, fails
+    closed at start, not at the first token read (the worker checks the same)."""
+    from models.crypto import open_vault
 
-    use_vault(Vault.from_config(settings["TETHER_ENCRYPTION_KEYS"]))
+    open_vault(settings["TETHER_ENCRYPTION_KEYS"])
 
 
 @login_manager.user_loader

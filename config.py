@@ -6,6 +6,7 @@ tasks/ — so it must not import Flask or the models.
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -18,18 +19,74 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe; Tether refuses to start rather than run insecurely."""
 
 
-def _instance_dir() -> Path:
+def _instance_dir(production: bool) -> Path:
+    """The instance folder, created (or closed, if an older install left it open) so that only
+    this account lists it: 0700. The demo's stays passable by others (0711, still not
+    listable) because the sandbox keeps its runtime folder inside it and, run as root, its
+    Dovecot reaches that folder as Debian's unprivileged users."""
+    mode = 0o700 if production else 0o711
     path = Path(os.environ.get("TETHER_INSTANCE_DIR", ROOT / "instance"))
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    elif _is_ours(path):
+        _tighten(path, mode)
     return path
 
 
+OWN_FILES = ("tether.db", "huey.db", "secret_key", "encryption_keys")
+
+
+def _is_ours(folder: Path) -> bool:
+    """An existing folder is closed only when it is plainly Tether's own: this account's, not
+    a shared one (sticky, like /tmp), and holding Tether's files — never a /var/lib that
+    TETHER_INSTANCE_DIR happened to name."""
+    st = folder.stat()
+    return (st.st_uid == os.geteuid() and not st.st_mode & stat.S_ISVTX
+            and any((folder / name).exists() for name in OWN_FILES))
+
+
+def _tighten(path, mode: int) -> None:
+    """Take away any permission beyond `mode` (an older install's 0644 or 0755)."""
+    try:
+        current = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if current & ~mode:
+        os.chmod(path, current & mode)
+
+
+def private_file(path) -> None:
+    """Make sure `path` exists and only this account can read it (0600): created so, never
+    chmod-ed after the fact. SQLite gives a database's -wal and -shm files the database
+    file's own mode, so creating the database this way covers them too; those an older
+    install left readable are closed here as well."""
+    path = str(path)
+    if not path or path == ":memory:":
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # exists already; or no folder: SQLite says so
+        pass
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        _tighten(name, 0o600)
+
+
 def _kept_secret(instance: Path, name: str, make) -> str:
-    """A secret generated once for the demo and kept under instance/ (mode 0600)."""
+    """A secret generated once for the demo and kept under instance/ (mode 0600 from the
+    start). It appears under its name whole and only once: a process starting at the same
+    moment reads the first one written, never an empty or a second one."""
     path = instance / name
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        draft = instance / f".{name}.{os.getpid()}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+            fh.write(make())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    _tighten(path, 0o600)
     return path.read_text().strip()
 
 
@@ -37,8 +94,8 @@ def load(overrides: dict | None = None) -> dict:
     """Build the settings dict. Overrides (tests) win over the environment."""
     load_dotenv(ROOT / ".env", override=False)
     env = os.environ
-    instance = _instance_dir()
     mode = env.get("TETHER_ENV", "production" if env.get("BASE_URL", "").startswith("https") else "development")
+    instance = _instance_dir(production=mode == "production")
     cfg = {
         "ENV": mode,
         "INSTANCE_DIR": str(instance),
@@ -74,6 +131,10 @@ def load(overrides: dict | None = None) -> dict:
         # The local provider stand-in: offered as "Google (sandbox)" etc. while this file exists.
         "SANDBOX_CONFIG": env.get("TETHER_SANDBOX_CONFIG", str(instance / "sandbox.json")),
         "ALLOW_LOOPBACK_MAIL_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_MAIL_HOSTS", "") == "1",
+        # Other Provider hosts on RFC 1918 / ULA addresses: on-premises mail servers are real,
+        # so allowed unless the operator turns it off ("0") where the private network holds
+        # services that users must not reach. Link-local and metadata are always refused.
+        "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
     }
     cfg.update(overrides or {})
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from mail.connect import Login, Server, imap_check, smtp_check
 from mail.failures import Failure, Kind, MailError
-from mail.hosts import HostRefused, check_host
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="probe")
 
@@ -32,24 +31,19 @@ class ProbeResult:
         return None
 
 
-def _run(check, server: Server, login: Login, where: str, allow_loopback: bool | None):
+def _run(check, server: Server, login: Login):
     try:
-        if allow_loopback is not None:  # user-entered hosts are vetted first
-            check_host(server.host, allow_loopback=allow_loopback, where=where)
         check(server, login)
-    except HostRefused as e:
-        return e.failure
-    except MailError as e:
+    except MailError as e:  # a refused host (mail.hosts.HostRefused) too
         return e.failure
     return None
 
 
-def probe(imap: Server, smtp: Server, login: Login, *, allow_loopback: bool | None = None,
-          on_imap=None) -> ProbeResult:
-    """Test both servers at once. `allow_loopback` set means the hosts came from a person and
-    must pass the address rules of mail.hosts. `on_imap(client)` runs inside the IMAP session
+def probe(imap: Server, smtp: Server, login: Login, *, on_imap=None) -> ProbeResult:
+    """Test both servers at once. Servers that carry a HostPolicy (hosts a person typed) are
+    vetted by mail.connect as it connects. `on_imap(client)` runs inside the IMAP session
     once it is signed in (the reply fetch)."""
     check = imap_check if on_imap is None else functools.partial(imap_check, then=on_imap)
-    imap_job = _pool.submit(_run, check, imap, login, "IMAP", allow_loopback)
-    smtp_job = _pool.submit(_run, smtp_check, smtp, login, "SMTP", allow_loopback)
+    imap_job = _pool.submit(_run, check, imap, login)
+    smtp_job = _pool.submit(_run, smtp_check, smtp, login)
     return ProbeResult(imap_job.result(), smtp_job.result())

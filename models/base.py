@@ -7,6 +7,7 @@ from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
 import clock
+import config
 
 db = DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -23,7 +24,8 @@ class Timestamped(BaseModel):
 
 
 def init_db(url: str):
-    """Bind the proxy to the database named by `url` (sqlite:///… or postgresql://…)."""
+    """Bind the proxy to the database named by `url` (sqlite:///… or postgresql://…). A
+    SQLite file is created readable by this account only (config.private_file)."""
     if url.startswith("sqlite"):
         # WAL lets the web and the worker read while one writes; busy_timeout makes a writer
         # wait for the lock instead of failing at once.
@@ -33,6 +35,7 @@ def init_db(url: str):
             "busy_timeout": 5000,
             "synchronous": "normal",
         }, autoconnect=True)
+        config.private_file(database.database)
     else:
         database = connect(url, autoconnect=True)
     db.initialize(database)

@@ -15,6 +15,7 @@ import clock
 from mail import oauth
 from mail.connect import Login, Server
 from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
+from mail.hosts import HostPolicy
 from mail.probe import probe
 from models import check_history, health, replies
 from models.base import db
@@ -125,20 +126,33 @@ class Checker:
             return undecryptable()
 
     def _probe(self, mailbox, login, provider=None):
-        """Provider servers for OAuth mailboxes, the stored ones for Other Provider. The reply
-        fetch rides on the check's IMAP session: one login per mailbox per cycle."""
-        source = provider or mailbox
-        return probe(Server(source.imap_host, source.imap_port, source.imap_security),
-                     Server(source.smtp_host, source.smtp_port, source.smtp_security), login,
-                     on_imap=replies.fetch_into(mailbox.id))
+        """Provider servers for OAuth mailboxes, the stored ones for Other Provider — vetted
+        against today's host settings as they connect. The reply fetch rides on the check's
+        IMAP session: one login per mailbox per cycle."""
+        source, policy = (provider, None) if provider else (mailbox, host_policy(self.catalog))
+        return probe(Server(source.imap_host, source.imap_port, source.imap_security, policy),
+                     Server(source.smtp_host, source.smtp_port, source.smtp_security, policy),
+                     login, on_imap=replies.fetch_into(mailbox.id))
 
     def refresh(self, mailbox: Mailbox, provider) -> str:
         """Refresh and persist. The lease makes us the only refresher of this mailbox; we still
-        re-read the stored token first, because a reconnect may have replaced it meanwhile."""
+        re-read the stored token first, because a reconnect may have replaced it meanwhile —
+        and again after a refusal that asks for a reconnect: if the stored token changed
+        while ours was on its way (a reconnect, a consumer whose lease ran out), the newer
+        one gets one try before anyone is told to reconnect (rclone's lock + re-read)."""
         current = Mailbox.get_by_id(mailbox.id)
         if current.refresh_token is None:
             raise MailError(_no_refresh_token())
-        tokens = oauth.refresh(provider, current.refresh_token.reveal())
+        used = current.refresh_token.reveal()
+        try:
+            tokens = oauth.refresh(provider, used)
+        except MailError as e:
+            if e.failure.kind is not Kind.RECONNECT:
+                raise
+            stored = Mailbox.get_by_id(mailbox.id).refresh_token
+            if stored is None or stored.reveal() == used:
+                raise
+            tokens = oauth.refresh(provider, stored.reveal())
         now = clock.now()
         with db.atomic():
             # Persist a rotated refresh token before the new access token is used anywhere.
@@ -182,6 +196,17 @@ class Checker:
     def _schedule(mailbox_id: int, when):
         Mailbox.update(next_check_at=when).where(Mailbox.id == mailbox_id).execute()
         return when
+
+
+def host_policy(catalog) -> HostPolicy:
+    """The rules for user-entered mail hosts in force now: the settings the provider catalog
+    was built from (the worker's and the web app's own), else the configuration."""
+    settings = getattr(catalog, "settings", None)
+    if settings is None:
+        import config
+
+        settings = config.load()
+    return HostPolicy.from_settings(settings)
 
 
 def _refused(result) -> bool:

@@ -63,6 +63,31 @@ def save_other(team, user, email: str, settings: dict, password: str, *, mailbox
     return _store(team, user, email, mailbox_id, degraded_by, fill)
 
 
+# What a stored Other Provider password was saved for (with the mailbox's address).
+SAVED_FOR = ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
+             "smtp_security", "username")
+PASSWORD_AGAIN = "Enter the password again to use it with a different server."
+
+
+def stored_password(mailbox, settings: dict) -> tuple[str | None, str]:
+    """The mailbox's stored password for these server settings, or (None, why not in words).
+
+    A stored secret only ever goes to the hosts, ports, security and username it was saved
+    for: whoever changes any of them — an owner or admin managing a member's mailbox, say —
+    types the password again, so nobody can have Tether sign in to a server of their own with
+    someone else's password."""
+    saved = {name: getattr(mailbox, name) for name in SAVED_FOR}
+    saved["username"] = saved["username"] or mailbox.email
+    if any(settings.get(name) != value for name, value in saved.items()):
+        return None, PASSWORD_AGAIN
+    if mailbox.password is None:
+        return None, "Enter the mailbox's password (or app password)."
+    try:
+        return mailbox.password.reveal(), ""
+    except SecretUnreadable:
+        return None, "Tether cannot read the stored password any more. Enter it again."
+
+
 def _store(team, user, email, mailbox_id, degraded_by, fill):
     """The rules both kinds share: which row, who connected it, undeleting, the first check's
     outcome, and the status change — in one transaction."""

@@ -1,13 +1,21 @@
 """Secrets at rest: authenticated encryption (Fernet) with key ids, and key rotation.
 
 TETHER_ENCRYPTION_KEYS is a comma-separated list of `id:fernet-key`; the first encrypts, all
-decrypt. A stored secret reads `id:token`, so a rotation can tell which key wrote each one.
+decrypt. A stored secret reads `id:token`, so a rotation can tell which key wrote each one,
+and start-up can tell (cheaply, from those prefixes) that a key the database needs is missing.
+Every EncryptedField of every model is found by walking the models: no list to keep up to date.
 """
 
+import importlib
+import logging
+import pkgutil
+
 from cryptography.fernet import Fernet, InvalidToken
-from peewee import TextField
+from peewee import OperationalError, SqliteDatabase, TextField, fn
 
 from config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class SecretUnreadable(Exception):
@@ -92,15 +100,89 @@ class _Sealed(str):
         return vault().decrypt(self)
 
 
-ENCRYPTED_COLUMNS: list[tuple] = []  # (Model, field) pairs; models register theirs
+def encrypted_columns() -> list[tuple]:
+    """(Model, field) for every EncryptedField of every model in the models package."""
+    import models
+    from models.base import BaseModel
+
+    for module in pkgutil.iter_modules(models.__path__):
+        if not module.ispkg:  # the migrations package holds no models
+            importlib.import_module(f"models.{module.name}")
+    found, todo, seen = [], list(BaseModel.__subclasses__()), set()
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if model in seen:
+            continue
+        seen.add(model)
+        found.extend((model, field) for field in model._meta.sorted_fields
+                     if isinstance(field, EncryptedField))
+    return sorted(found, key=lambda mf: (mf[0]._meta.table_name, mf[1].column_name))
+
+
+def _existing_columns(database) -> list[tuple]:
+    """(Model, field, "table.column") for the encrypted columns this database already has: a
+    database not yet migrated (`flask db upgrade` starts the app too) has fewer, or none."""
+    tables, columns, found = set(database.get_tables()), {}, []
+    for model, field in encrypted_columns():
+        table = model._meta.table_name
+        if table not in tables:
+            continue
+        if table not in columns:
+            columns[table] = {c.name for c in database.get_columns(table)}
+        if field.column_name in columns[table]:
+            found.append((model, field, f"{table}.{field.column_name}"))
+    return found
+
+
+def key_ids_in_use(database) -> dict[str, set[str]]:
+    """{key id: {"table.column", …}} for the secrets stored in `database`: one DISTINCT
+    query per encrypted column, over the `id:` prefixes only."""
+    in_use: dict[str, set[str]] = {}
+    for model, field, where in _existing_columns(database):
+        if isinstance(database, SqliteDatabase):
+            prefix = fn.substr(field, 1, fn.instr(field, ":") - 1)
+        else:
+            prefix = fn.split_part(field, ":", 1)
+        query = model.select(prefix).where(field.is_null(False)).distinct()
+        for (key_id,) in database.execute(query).fetchall():
+            in_use.setdefault(key_id, set()).add(where)
+    return in_use
+
+
+def open_vault(spec: str) -> Vault:
+    """The vault for TETHER_ENCRYPTION_KEYS, made the process's own — or ConfigError when a
+    key is malformed or a key the database still uses is missing. Called at start-up by the
+    web app and the worker: a mailbox should not find out at its next check."""
+    from models.base import db
+
+    v = Vault.from_config(spec)
+    try:
+        with db.connection_context():
+            in_use = key_ids_in_use(db.obj)
+    except OperationalError as e:
+        # A database that is down holds nothing to decrypt right now; refusing to start
+        # would turn its restart into ours. Mailboxes meet a lost key at their next check.
+        log.warning("Encryption keys not checked against the database (unreachable: %s)", e)
+        in_use = {}
+    missing = sorted(set(in_use) - set(v.keys))
+    if missing:
+        where = ", ".join(sorted(in_use[missing[0]]))
+        raise ConfigError(
+            f"encryption key {missing[0]} is in use in the database but missing from "
+            f"TETHER_ENCRYPTION_KEYS (it encrypted {where}). Put it back after the new first "
+            "key and run `flask --app app rotate-keys` before removing it."
+            + (f" Also missing: {', '.join(missing[1:])}." if missing[1:] else ""))
+    use_vault(v)
+    return v
 
 
 def rotate_all() -> int:
-    """Re-encrypt every registered secret written with an older key. Returns the count."""
+    """Re-encrypt every stored secret written with an older key. Returns the count."""
     from models.base import db
 
     v, count = vault(), 0
-    for model, field in ENCRYPTED_COLUMNS:
+    for model, field, _ in _existing_columns(db.obj):
         for row in list(model.select(model.id, field)):  # not a cursor held open across writes
             stored = getattr(row, field.name)
             if stored and v.needs_rotation(stored):

@@ -9,7 +9,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 import clock
 from models.accounts import Team, User
 from models.base import Timestamped
-from models.crypto import ENCRYPTED_COLUMNS, EncryptedField
+from models.crypto import EncryptedField
 
 # The connection state machine's states (DESIGN §3); transitions live in models/health.py.
 CHECKING, CONNECTED, DEGRADED, RECONNECT_REQUIRED, DISABLED = (
@@ -100,6 +100,3 @@ LIST_FIELDS = (Mailbox.id, Mailbox.email, Mailbox.provider, Mailbox.status, Mail
                Mailbox.status_cause, Mailbox.last_success_at, Mailbox.daily_limit,
                Mailbox.connected_by, Mailbox.deleted_at, Mailbox.consented_at,
                Mailbox.refreshed_at)
-
-ENCRYPTED_COLUMNS.extend([(Mailbox, Mailbox.access_token), (Mailbox, Mailbox.refresh_token),
-                          (Mailbox, Mailbox.password)])

@@ -1,7 +1,8 @@
 """One OAuth round trip in progress: the server-side, one-time `state` of DESIGN §7.
 
 The state is bound to the browser session that started it, expires after ten minutes, and is
-consumed exactly once. The PKCE verifier never leaves the server.
+consumed exactly once. The PKCE verifier never leaves the server; one that can no longer be
+decrypted (the keys changed meanwhile) counts as expired.
 """
 
 import hashlib
@@ -12,7 +13,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 import clock
 from models.accounts import Team, User
 from models.base import BaseModel
-from models.crypto import EncryptedField
+from models.crypto import EncryptedField, SecretUnreadable
 
 TTL = timedelta(minutes=10)
 
@@ -48,8 +49,17 @@ class OAuthAttempt(BaseModel):
             return None, "foreign"
         if attempt.used_at is not None:
             return None, "reused"
-        if attempt.created_at < clock.now() - TTL:
+        if attempt.created_at < clock.now() - TTL or not attempt._verifier_readable():
             return None, "expired"
         claimed = (cls.update(used_at=clock.now())
                    .where((cls.id == attempt.id) & cls.used_at.is_null()).execute())
         return (attempt, "") if claimed == 1 else (None, "reused")
+
+    def _verifier_readable(self) -> bool:
+        """A verifier saved under a key this server no longer has (keys changed during the
+        round trip) cannot finish the exchange: such an attempt is as good as expired."""
+        try:
+            self.code_verifier.reveal()
+        except SecretUnreadable:
+            return False
+        return True

@@ -241,9 +241,14 @@ class _Batch:
         return provider
 
     def _server(self, kind: str) -> Server:
-        source = self._provider() if self.mailbox.is_oauth else self.mailbox
+        """The provider's server, or the stored one — vetted against today's host settings
+        at every connection (mail.connect)."""
+        if self.mailbox.is_oauth:
+            source, policy = self._provider(), None
+        else:
+            source, policy = self.mailbox, checks.host_policy(self.sender.checker.catalog)
         return Server(getattr(source, f"{kind}_host"), getattr(source, f"{kind}_port"),
-                      getattr(source, f"{kind}_security"))
+                      getattr(source, f"{kind}_security"), policy)
 
     def _credentials(self, refresh: bool = False) -> Login:
         box = Mailbox.get_by_id(self.mailbox.id)  # a check may have rotated the token meanwhile

@@ -13,14 +13,29 @@ from huey import RedisHuey, SqliteHuey
 import clock
 import config
 from models.base import db, init_db
+from models.crypto import open_vault
 
 settings = config.load()
+
+
+def _refuse_missing_keys():
+    """The worker, like the web app, refuses to start without a key the database still
+    needs. Huey logs and ignores errors raised in on_startup hooks, so this runs while the
+    consumer imports this module: the error ends it, with the reason. In the web app the
+    database is bound already and create_app has checked."""
+    if db.obj is None:
+        init_db(settings["DATABASE_URL"])
+        open_vault(settings["TETHER_ENCRYPTION_KEYS"])
+
+
+_refuse_missing_keys()
 
 
 def _build_huey():
     immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
     if settings["REDIS_URL"]:
         return RedisHuey("tether", url=settings["REDIS_URL"], immediate=immediate)
+    config.private_file(settings["HUEY_SQLITE_PATH"])  # queued task arguments are private too
     return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate)
 
 

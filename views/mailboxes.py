@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 import clock
 from mail import oauth
 from mail.connect import Login, Server
+from mail.hosts import HostPolicy
 from mail.presets import guess_servers
 from mail.probe import probe
 from models import check_history, connections, expiry
@@ -84,16 +85,22 @@ def _parse_other(form, *, mailbox: Mailbox | None = None):
     if any(c in values["username"] for c in "\r\n"):
         errors["username"] = "The username cannot contain line breaks."
     password = form.get("password") or ""
-    if not password and not (mailbox and mailbox.password):
+    if not password and mailbox is None:
         errors["password"] = "Enter the mailbox's password (or app password)."
+    elif not password:  # the stored one, but only for the servers it was saved for
+        password, why_not = connections.stored_password(mailbox, values)
+        if why_not:
+            errors["password"] = why_not
     return values, password, errors
 
 
 def _probe_other(values, password):
+    """The connection test, with the hosts vetted against this deployment's host settings."""
+    policy = HostPolicy.from_settings(current_app.config)
     login = Login(address=values["email"], username=values["username"], password=password)
-    return probe(Server(values["imap_host"], values["imap_port"], values["imap_security"]),
-                 Server(values["smtp_host"], values["smtp_port"], values["smtp_security"]),
-                 login, allow_loopback=current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"])
+    return probe(Server(values["imap_host"], values["imap_port"], values["imap_security"], policy),
+                 Server(values["smtp_host"], values["smtp_port"], values["smtp_security"], policy),
+                 login)
 
 
 def _other_form(values, errors, result=None, mailbox=None, status=200):
@@ -134,8 +141,6 @@ def other_test():
     values, password, errors = _parse_other(request.form, mailbox=mailbox)
     if errors:
         return render_template("mailboxes/_probe.html", result=None, errors=errors), 422
-    if not password and mailbox:
-        password = mailbox.password.reveal()
     return render_template("mailboxes/_probe.html", result=_probe_other(values, password), errors={})
 
 
@@ -163,7 +168,6 @@ def credentials(mailbox_id):
     values, password, errors = _parse_other(request.form, mailbox=mailbox)
     if errors:
         return _other_form(values, errors, mailbox=mailbox, status=422)
-    password = password or mailbox.password.reveal()
     result = _probe_other(values, password)
     if not result.ok:
         return _other_form(values, {}, result, mailbox=mailbox, status=422)
