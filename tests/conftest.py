@@ -117,7 +117,9 @@ def _start_consumer(name, periodic=False):
     consumer = Path(sys.executable).with_name("huey_consumer")
     log = open(os.path.join(_tmp, f"{name}.log"), "w")  # noqa: SIM115 — closed by _stop
     command = [str(consumer), "tasks.huey", "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
-    proc = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    # This checkout's code, whatever checkout the virtualenv's editable install points at.
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)
     return proc, log
 
 
