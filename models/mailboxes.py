@@ -38,7 +38,12 @@ class Mailbox(Timestamped):
     last_success_at = DateTimeField(null=True)
     last_check_at = DateTimeField(null=True)
     next_check_at = DateTimeField(null=True, index=True)
-    daily_limit = IntegerField(default=50)
+    daily_limit = IntegerField(default=50)  # emails a UTC day, across its sequences
+    # Warm-up: a new mailbox starts at `warmup_start` emails a day and adds `warmup_step` each
+    # day from `warmup_since` until it reaches `daily_limit` (see limit_on).
+    warmup_start = IntegerField(null=True)
+    warmup_step = IntegerField(default=0)
+    warmup_since = DateTimeField(null=True)
     deleted_at = DateTimeField(null=True)
     status_where = CharField(default="")   # token endpoint / IMAP / SMTP: decides re-checks
     failures_in_a_row = IntegerField(default=0)  # for backoff while degraded
@@ -84,6 +89,12 @@ class Mailbox(Timestamped):
     def can_send(self) -> bool:
         return self.deleted_at is None and self.status == CONNECTED
 
+    def limit_on(self, now) -> int:
+        """How many emails it may send on `now`'s UTC day: the daily limit, or less while
+        warming up."""
+        return limit_on(self.daily_limit, self.warmup_start, self.warmup_step,
+                        self.warmup_since, now)
+
     @classmethod
     def live(cls):
         """Mailboxes that are not deleted."""
@@ -95,8 +106,46 @@ class Mailbox(Timestamped):
         self.scopes = ""
 
 
+def limit_on(daily_limit, warmup_start, warmup_step, warmup_since, now) -> int:
+    """The warm-up ramp: N on the first UTC day, N + M the next, … never above the limit."""
+    if warmup_start is None or warmup_since is None:
+        return daily_limit
+    days = max((now.date() - warmup_since.date()).days, 0)
+    return min(daily_limit, warmup_start + days * (warmup_step or 0))
+
+
+MAX_DAILY_LIMIT = 10_000
+
+
+def limit_problems(daily_limit, warmup: bool, start, step) -> dict:
+    """What is wrong with a sending limit, per field, in the person's words. Numbers are
+    already parsed (None: not a whole number)."""
+    errors = {}
+    if daily_limit is None or not 1 <= daily_limit <= MAX_DAILY_LIMIT:
+        errors["daily_limit"] = f"Enter a whole number of emails a day, 1 to {MAX_DAILY_LIMIT:,}."
+    if warmup:
+        if start is None or start < 1 or (daily_limit and start > daily_limit):
+            errors["warmup_start"] = "Start at 1 or more emails a day, at most the daily limit."
+        if step is None or step < 1 or step > MAX_DAILY_LIMIT:
+            errors["warmup_step"] = "Add at least 1 email a day."
+    return errors
+
+
+def set_sending_limit(mailbox_id: int, daily_limit: int, warmup_start, warmup_step, now) -> None:
+    """Save the limit; a warm-up that is new (or starts from another number) begins today."""
+    current = Mailbox.get_by_id(mailbox_id)
+    fields = {Mailbox.daily_limit: daily_limit, Mailbox.warmup_start: warmup_start,
+              Mailbox.warmup_step: warmup_step or 0}
+    if warmup_start is None:
+        fields[Mailbox.warmup_since] = None
+    elif current.warmup_start != warmup_start or current.warmup_since is None:
+        fields[Mailbox.warmup_since] = now
+    Mailbox.update(fields).where(Mailbox.id == mailbox_id).execute()
+
+
 # What the Email Accounts list shows: selecting only these keeps a 1,000-row page fast.
 LIST_FIELDS = (Mailbox.id, Mailbox.email, Mailbox.provider, Mailbox.status, Mailbox.status_since,
                Mailbox.status_cause, Mailbox.last_success_at, Mailbox.daily_limit,
+               Mailbox.warmup_start, Mailbox.warmup_step, Mailbox.warmup_since,
                Mailbox.connected_by, Mailbox.deleted_at, Mailbox.consented_at,
                Mailbox.refreshed_at)

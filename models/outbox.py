@@ -166,7 +166,7 @@ def plan(mailbox: Mailbox, now: datetime) -> int:
     with write_transaction():
         used = (attempted_today([mailbox.id], now).get(mailbox.id, 0)
                 + waiting_rows([mailbox.id]).get(mailbox.id, 0))
-        room = max(mailbox.daily_limit - used, 0)
+        room = max(mailbox.limit_on(now) - used, 0)
         batch = list(due.limit(room + 1).tuples())
         full, batch = len(batch) > room, batch[:room]
         steps = StepCache()
@@ -234,7 +234,7 @@ def _note_daily_limit(mailbox, by_id, due, now, used) -> None:
     for sequence_id in sorted(waiting - noted):
         write_log(by_id[sequence_id], "daily_limit",
                   f"Daily limit reached: {mailbox.email} has sent or queued {used} of its "
-                  f"{mailbox.daily_limit} emails for today, across all its sequences. The "
+                  f"{mailbox.limit_on(now)} emails for today, across all its sequences. The "
                   "rest wait until tomorrow (the day starts at 00:00 UTC).")
     if waiting - noted:
         changes.bump(mailbox.team_id)
@@ -250,7 +250,7 @@ def claim(mailbox: Mailbox, owner: str, now: datetime, size: int = BATCH) -> lis
         return []
     sequence_ids = [s.id for s in sequences]
     with write_transaction():
-        room = mailbox.daily_limit - attempted_today([mailbox.id], now).get(mailbox.id, 0)
+        room = mailbox.limit_on(now) - attempted_today([mailbox.id], now).get(mailbox.id, 0)
         if room <= 0:
             return []
         _cancel_stale(sequence_ids, now)

@@ -24,7 +24,7 @@ from mail.failures import Failure, Kind, MailError, from_imap_error, from_networ
 from models import changes, checks, outbox, replies
 from models.base import BaseModel, write_transaction
 from models.crypto import SecretUnreadable
-from models.mailboxes import CONNECTED, Mailbox
+from models.mailboxes import CONNECTED, Mailbox, limit_on
 from models.outbox import LEASE, QUEUED, SENDING, OutboxEmail, day_start
 from models.sequences import Enrollment, Sequence
 
@@ -106,11 +106,12 @@ def wake_times(now: datetime, mailbox_ids=None) -> dict[int, datetime]:
     """When each connected mailbox next has sending work: a due step or a queued row, inside
     its sequence's window and the daily limit; or a row to reconcile. One pass of grouped
     queries for all mailboxes (the sweep) or a few (a sender's next wake-up)."""
-    boxes = Mailbox.select(Mailbox.id, Mailbox.daily_limit).where(
+    boxes = Mailbox.select(Mailbox.id, Mailbox.daily_limit, Mailbox.warmup_start,
+                           Mailbox.warmup_step, Mailbox.warmup_since).where(
         Mailbox.deleted_at.is_null() & (Mailbox.status == CONNECTED))
     if mailbox_ids is not None:
         boxes = boxes.where(Mailbox.id.in_(list(mailbox_ids)))
-    limits = dict(boxes.tuples())
+    limits = {mid: limit_on(*ramp, now) for mid, *ramp in boxes.tuples()}
     if not limits:
         return {}
     sequences = list(Sequence.select().where(Sequence.mailbox.in_(list(limits))

@@ -289,3 +289,23 @@ def test_send_again_is_one_click_in_the_log_and_another_teams_email_is_a_404(own
     refused = post_form(stranger, f"/sequences/{sequence.id}/emails/{row.id}/send-again",
                         page="/sequences")
     assert refused.status_code == 404
+
+
+def test_the_warm_up_ramp_plans_n_then_n_plus_m_a_day_up_to_the_daily_limit(owner):
+    from models.mailboxes import set_sending_limit
+
+    box = factories.mailbox(daily_limit=10)
+    set_sending_limit(box.id, 10, 2, 3, clock.now())  # from Monday: 2, 5, 8, 10, 10
+    people = tuple(f"p{n}@client.test" for n in range(40))
+    running(owner, box, contacts=people, days="0,1,2,3,4,5,6")
+    planned = []
+    for day in range(5):
+        set_now(MONDAY_10 + timedelta(days=day, minutes=1))
+        box = type(box).get_by_id(box.id)
+        planned.append(outbox.plan(box, clock.now()))
+        for row in OutboxEmail.select().where(OutboxEmail.status == QUEUED):
+            row.status, row.attempted_at, row.mailbox = SENT, clock.now(), box.id
+            row.save()
+    assert planned == [2, 5, 8, 10, 10]
+    limit_logs = SequenceLog.select().where(SequenceLog.kind == "daily_limit")
+    assert "sent or queued 2 of its 2 emails" in limit_logs.order_by(SequenceLog.id).first().message

@@ -3,6 +3,7 @@ thousand mailboxes, every call made inside the template costs more than the row'
 
 from dataclasses import dataclass
 
+import clock
 from models.mailboxes import OTHER
 from views.common import ago
 
@@ -37,7 +38,7 @@ def _detail(mailbox) -> str:
 
 
 def rows(mailboxes, user, providers: dict, warnings: dict, sends: dict) -> list[Row]:
-    result = []
+    result, now = [], clock.now()
     for m in mailboxes:
         kind = m.provider.split("-")[0]
         label = (providers[m.provider].label if m.provider in providers
@@ -46,6 +47,6 @@ def rows(mailboxes, user, providers: dict, warnings: dict, sends: dict) -> list[
             id=m.id, email=m.email, status=m.status, status_label=m.status_label,
             icon=kind if kind in ("google", "microsoft") else "other", provider_label=label,
             detail=_detail(m), warning=warnings.get(m.id, ""), sends=sends.get(m.id, 0),
-            daily_limit=m.daily_limit, manage=user.is_admin or m.connected_by_id == user.id,
+            daily_limit=m.limit_on(now), manage=user.is_admin or m.connected_by_id == user.id,
             is_oauth=m.is_oauth, toggle="Enable" if m.status == "disabled" else "Disable"))
     return result

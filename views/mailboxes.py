@@ -13,10 +13,11 @@ from mail.presets import guess_servers
 from mail.probe import probe
 from models import check_history, connections, expiry
 from models.health import recent_history
-from models.mailboxes import DISABLED, Mailbox
+from models.mailboxes import DISABLED, Mailbox, limit_problems, set_sending_limit
 from models.sequences import Sequence
 from views import oauth as oauth_views
 from views.common import can_manage, providers, render, team_object_or_404
+from views.inputs import whole_number
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/settings/email-accounts")
 
@@ -44,19 +45,47 @@ def add():
     return render_template("mailboxes/add.html", providers=providers().all())
 
 
-@bp.route("/<mailbox_id>")
+@bp.route("/<id:mailbox_id>")
 @login_required
 def detail(mailbox_id):
-    """What Tether can access, its connection history, and how to remove access."""
-    mailbox = _mailbox_or_404(mailbox_id)
+    """What Tether can access, its connection history, its sending limit, and how to remove
+    access."""
+    return _detail_page(_mailbox_or_404(mailbox_id))
+
+
+def _detail_page(mailbox, limit_errors=None, limit_form=None, status=200):
     cells = check_history.week(mailbox.id)
     totals = {k: sum(c[k] for c in cells) for k in ("passed", "transient", "refused")}
+    now = clock.now()
     return render_template("mailboxes/detail.html", mailbox=mailbox,
                            provider=providers().get(mailbox.provider),
                            history=list(recent_history(mailbox, days=30)),
                            can_manage=can_manage(mailbox), week=cells, totals=totals,
-                           warning=expiry.warning(mailbox, now=clock.now(),
-                                                  google_testing=current_app.config["GOOGLE_TESTING_MODE"]))
+                           today_limit=mailbox.limit_on(now), limit_errors=limit_errors or {},
+                           limit_form=limit_form,
+                           warning=expiry.warning(mailbox, now=now,
+                                                  google_testing=current_app.config["GOOGLE_TESTING_MODE"])), status
+
+
+@bp.route("/<id:mailbox_id>/limit", methods=["POST"])
+@login_required
+def sending_limit(mailbox_id):
+    """The daily limit and an optional warm-up ramp (owners, admins, whoever connected it)."""
+    mailbox = _managed_or_403(mailbox_id)
+    form = request.form
+    daily_limit = whole_number(form.get("daily_limit"))
+    warmup = form.get("warmup") == "on"
+    start, step = whole_number(form.get("warmup_start")), whole_number(form.get("warmup_step"))
+    errors = limit_problems(daily_limit, warmup, start, step)
+    if errors:
+        return _detail_page(mailbox, errors, form, 422)
+    set_sending_limit(mailbox.id, daily_limit, start if warmup else None,
+                      step if warmup else 0, clock.now())
+    from tasks.sending import send_now
+
+    send_now(mailbox.id)  # a higher limit may let waiting emails go today
+    flash(f"{mailbox.email}: sending limit saved.", "success")
+    return redirect(url_for("mailboxes.detail", mailbox_id=mailbox.id) + "#limit", code=303)
 
 
 # --- Other Provider ----------------------------------------------------------------------
@@ -154,7 +183,7 @@ def other_guess():
                            security_choices=SECURITY_CHOICES)
 
 
-@bp.route("/<mailbox_id>/credentials", methods=["GET", "POST"])
+@bp.route("/<id:mailbox_id>/credentials", methods=["GET", "POST"])
 @login_required
 def credentials(mailbox_id):
     """Update an Other Provider mailbox's settings or password in place (keeps its history)."""
@@ -189,7 +218,7 @@ def _after_connect(mailbox_id: int) -> None:
 
 # --- Reconnect, disable, delete ----------------------------------------------------------
 
-@bp.route("/<mailbox_id>/reconnect", methods=["GET", "POST"])
+@bp.route("/<id:mailbox_id>/reconnect", methods=["GET", "POST"])
 @login_required
 def reconnect(mailbox_id):
     """Confirm the address, then off to the provider's sign-in, pre-filled with it."""
@@ -204,7 +233,7 @@ def reconnect(mailbox_id):
     return render_template("mailboxes/reconnect.html", mailbox=mailbox, provider=provider)
 
 
-@bp.route("/<mailbox_id>/disable", methods=["POST"])
+@bp.route("/<id:mailbox_id>/disable", methods=["POST"])
 @login_required
 def disable(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
@@ -212,7 +241,7 @@ def disable(mailbox_id):
     return _back_to_list(f"{mailbox.email} is disabled; its sequences are blocked.")
 
 
-@bp.route("/<mailbox_id>/enable", methods=["POST"])
+@bp.route("/<id:mailbox_id>/enable", methods=["POST"])
 @login_required
 def enable(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
@@ -232,7 +261,7 @@ def _back_to_list(message):
     return redirect(url_for("settings.email_accounts"), code=303)
 
 
-@bp.route("/<mailbox_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:mailbox_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(mailbox_id):
     """Confirm (naming the sequences that use it), then remove: revoke, erase, keep history."""
