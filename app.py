@@ -2,6 +2,7 @@
 
 import logging
 import re
+from datetime import timedelta
 
 from flask import Flask, g, render_template, request
 from flask_htmx import HTMX
@@ -49,6 +50,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),  # a lost laptop stays signed in no longer
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a long-open tab still works
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,

@@ -66,7 +66,19 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST only: a link or image must not sign anyone out)."""
+    """Sign out (POST only: a link or image must not sign anyone out).
+
+    The session generation is per person, so this ends their other sessions too: a copy of
+    this browser's cookies must stop working, and the server cannot tell a copy from another
+    device."""
+    current_user.end_sessions()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def stay_signed_in(user) -> None:
+    """Keep this browser signed in after its person's sessions ended (a password change),
+    with its "Keep me signed in" cookie renewed if it had one."""
+    remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+    login_user(user, remember=remembered)
