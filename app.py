@@ -52,6 +52,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_DURATION=timedelta(days=30),  # a lost laptop stays signed in no longer
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a long-open tab still works
+        # Flask-WTF's own Referer check (https only) refuses a request without a Referer and
+        # knows nothing of BASE_URL; views/origin.py checks Origin/Referer on every scheme.
+        WTF_CSRF_SSL_STRICT=False,
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         # CSRF reads the form before any view runs: refuse huge uploads (CSV) before that.
@@ -66,6 +69,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
+    from views.origin import check_origin
+
+    app.before_request(check_origin)  # before the CSRF check: a foreign page is refused first
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
@@ -159,10 +165,20 @@ def _register_template_helpers(app):
 
 
 def _register_errors(app):
+    from views.origin import ForeignOrigin
+
+    # 403: the request is understood and refused; nothing was changed.
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
-        return render_template("errors/error.html", code=400, title="This form has expired",
-                               message="Reload the page and try again."), 400
+        return render_template("errors/error.html", code=403, title="This form has expired",
+                               message="Reload the page and try again."), 403
+
+    @app.errorhandler(ForeignOrigin)
+    def _foreign_origin(e):
+        return render_template(
+            "errors/error.html", code=403, title="Refused: this came from another site",
+            message="Tether only accepts changes sent from its own pages. Nothing was changed. "
+                    "Open Tether yourself and try again from there."), 403
 
     @app.errorhandler(404)
     def _not_found(e):
