@@ -6,19 +6,17 @@ from datetime import timedelta
 
 from flask import Flask, g, render_template, request
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import clock
 import config
 from models import db, init_db
+from views.limits import limiter, storage_uri
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 _SECRET_QUERY = re.compile(r"([?&](?:code|state|token|session_state)=)[^&\s\"]*")
 
@@ -55,7 +53,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         # Flask-WTF's own Referer check (https only) refuses a request without a Referer and
         # knows nothing of BASE_URL; views/origin.py checks Origin/Referer on every scheme.
         WTF_CSRF_SSL_STRICT=False,
-        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_STORAGE_URI=storage_uri(settings),  # shared by every web process
         RATELIMIT_HEADERS_ENABLED=True,
         # CSRF reads the form before any view runs: refuse huge uploads (CSV) before that.
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,

@@ -3,20 +3,12 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app import limiter
 from models.accounts import User, normalize_email, password_problem
 from models.base import db
 from views.common import safe_next
+from views.limits import attempts_limit, limiter, per_address
 
 bp = Blueprint("auth", __name__)
-
-
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _submitted_email():
-    return "login:" + normalize_email(request.form.get("email", ""))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -45,8 +37,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email)
+@limiter.limit(attempts_limit, methods=["POST"])
+@limiter.limit(attempts_limit, methods=["POST"], key_func=per_address("login"))
 def login():
     """Sign in. The error never says whether the address has an account."""
     next_url = safe_next(request.values.get("next"), url_for("sequences.index"))
