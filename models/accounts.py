@@ -20,6 +20,17 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password or "")
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -93,13 +104,10 @@ class User(UserMixin, Timestamped):
 
     def set_password(self, password: str) -> None:
         """Store the password's hash (callers that replace a password use change_password)."""
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        try:
-            ok = _hasher.verify(self.password_hash, password)
-        except (VerifyMismatchError, InvalidHashError):
-            return False
+        ok = password_matches(self.password_hash, password)
         if ok and _hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
             self.save(only=[User.password_hash])
@@ -122,12 +130,15 @@ class User(UserMixin, Timestamped):
     @classmethod
     def sign_up(cls, email: str, password: str, name: str = "", team_name: str = ""):
         """A new team owned by a new user. Callers check the address is free first."""
+        return cls.open_team(email, hash_password(password), name, team_name)
+
+    @classmethod
+    def open_team(cls, email: str, password_hash: str, name: str = "", team_name: str = ""):
+        """A new team and its owner, from a password already hashed (a confirmed sign-up)."""
         email = normalize_email(email)
         team = Team.create(name=team_name.strip() or f"{email.split('@')[-1]} team")
-        user = cls(email=email, name=name.strip(), team=team, role="owner")
-        user.set_password(password)
-        user.save()
-        return user
+        return cls.create(email=email, name=name.strip(), team=team, role="owner",
+                          password_hash=password_hash)
 
 
 def _digest(token: str) -> str:
