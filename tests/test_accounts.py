@@ -61,12 +61,15 @@ def test_sign_up_with_bad_input_says_why_the_same_way_for_any_address(accounts, 
 
 
 def test_a_later_sign_up_becomes_a_team_through_the_confirmation_link(accounts, client, app):
-    from models.signups import issue_link
+    from models.signups import PendingSignup, issue_link
 
     accounts.sign_up()
     accounts.log_out()
     _sign_up_form(client, "kim@globex.test", team_name="Globex")
     token = _token_of(issue_link(_pending_id("kim@globex.test")))
+    stored = PendingSignup.get()  # only a digest of the link's random part is kept
+    assert re.fullmatch(r"[0-9a-f]{64}", stored.token_digest)
+    assert stored.token_digest not in token and token not in str(stored.__data__)
 
     # The link alone signs nobody in: it asks for the password chosen at sign-up.
     stranger = app.test_client()
