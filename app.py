@@ -67,9 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
-    from views.origin import check_origin
+    from views import origin
 
-    app.before_request(check_origin)  # before the CSRF check: a foreign page is refused first
+    origin.register(app)  # before the CSRF check: a foreign page is refused first
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
@@ -163,20 +163,10 @@ def _register_template_helpers(app):
 
 
 def _register_errors(app):
-    from views.origin import ForeignOrigin
-
-    # 403: the request is understood and refused; nothing was changed.
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
         return render_template("errors/error.html", code=403, title="This form has expired",
-                               message="Reload the page and try again."), 403
-
-    @app.errorhandler(ForeignOrigin)
-    def _foreign_origin(e):
-        return render_template(
-            "errors/error.html", code=403, title="Refused: this came from another site",
-            message="Tether only accepts changes sent from its own pages. Nothing was changed. "
-                    "Open Tether yourself and try again from there."), 403
+                               message="Reload the page and try again."), 403  # refused, not malformed
 
     @app.errorhandler(404)
     def _not_found(e):

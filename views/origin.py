@@ -9,7 +9,7 @@ still decides.
 
 import logging
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 from werkzeug.exceptions import Forbidden
 
 log = logging.getLogger(__name__)
@@ -63,3 +63,17 @@ def check_origin() -> None:
     log.warning("Refused %s %s: its %s is %s, not this site (%s)", request.method, request.path,
                 header, origin or repr(sent[:40]), " or ".join(sorted(expected)))
     raise ForeignOrigin()
+
+
+def register(app) -> None:
+    """Check every request before Flask-WTF's CSRF hook (so register this first), and answer
+    a refusal in words."""
+    app.before_request(check_origin)
+    app.register_error_handler(ForeignOrigin, _refused)
+
+
+def _refused(error):
+    return render_template(
+        "errors/error.html", code=403, title="Refused: this came from another site",
+        message="Tether only accepts changes sent from its own pages. Nothing was changed. "
+                "Open Tether yourself and try again from there."), 403
