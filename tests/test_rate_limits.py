@@ -51,20 +51,31 @@ def deployment(request):
     subprocess.run([str(flask), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     log = open(folder / "web.log", "w")  # noqa: SIM115 — closed below
-    proc = subprocess.Popen(["bash", "-c", "exec " + _procfile_command("web")], cwd=ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group: the shell line, gunicorn's master and its workers stop together.
+    proc = subprocess.Popen(["bash", "-c", _procfile_command("web")], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{env['PORT']}"
     try:
         wait_for(lambda: _answers(url) and _workers_booted(folder / "web.log") == 2,
                  "gunicorn's two workers", deadline=60)
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        wait_for(lambda: not _group_alive(proc.pid), "gunicorn to stop", deadline=30)
         log.close()
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def _answers(url) -> bool:
