@@ -2,22 +2,21 @@
 
 import logging
 import re
+from datetime import timedelta
 
 from flask import Flask, g, render_template, request
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import clock
 import config
 from models import db, init_db
+from views.limits import limiter, storage_uri
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 _SECRET_QUERY = re.compile(r"([?&](?:code|state|token|session_state)=)[^&\s\"]*")
 
@@ -49,8 +48,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),  # a lost laptop stays signed in no longer
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a long-open tab still works
-        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        # Flask-WTF's own Referer check (https only) refuses a request without a Referer and
+        # knows nothing of BASE_URL; views/origin.py checks Origin/Referer on every scheme.
+        WTF_CSRF_SSL_STRICT=False,
+        RATELIMIT_STORAGE_URI=storage_uri(settings),  # shared by every web process
         RATELIMIT_HEADERS_ENABLED=True,
         # CSRF reads the form before any view runs: refuse huge uploads (CSV) before that.
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -64,6 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
+    from views import origin
+
+    origin.register(app)  # before the CSRF check: a foreign page is refused first
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
@@ -167,8 +173,8 @@ def _register_errors(app):
 
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
-        return render_template("errors/error.html", code=400, title="This form has expired",
-                               message="Reload the page and try again."), 400
+        return render_template("errors/error.html", code=403, title="This form has expired",
+                               message="Reload the page and try again."), 403  # refused, not malformed
 
     @app.errorhandler(404)
     def _not_found(e):

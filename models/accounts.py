@@ -7,7 +7,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from flask_login import UserMixin
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 import clock
 from models.base import Timestamped
@@ -18,6 +18,17 @@ _hasher = PasswordHasher()
 # Verifying against this when the address is unknown keeps a failed login's timing the same,
 # so the response never tells whether an account exists.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password or "")
+    except (VerifyMismatchError, InvalidHashError):
+        return False
 
 
 def normalize_email(email: str) -> str:
@@ -51,18 +62,36 @@ class User(UserMixin, Timestamped):
     def is_active(self):  # Flask-Login: an inactive user cannot sign in
         return self.active
 
+    # Part of every session's and remember-me cookie's id: bumping it ends them all, server
+    # side, even where a copy of a cookie outlived its browser (sign out, sign out everywhere,
+    # a new password).
+    session_generation = IntegerField(default=0)
+
     def get_id(self):
-        # The id plus a fingerprint of the password hash: changing the password signs out
-        # every other session and remember-me cookie.
-        return f"{self.id}.{hashlib.sha256(self.password_hash.encode()).hexdigest()[:12]}"
+        return f"{self.id}.{self.session_generation}"
 
     @classmethod
     def from_session_id(cls, session_id: str):
-        user_id, _, marker = (session_id or "").partition(".")
-        if not user_id.isdigit():
-            return None
-        user = cls.get_or_none((cls.id == int(user_id)) & (cls.active == True))  # noqa: E712
-        return user if user and user.get_id() == session_id else None
+        """The active user a session or remember-me cookie names, if it is still current."""
+        user_id, _, generation = (session_id or "").partition(".")
+        if not (user_id.isdigit() and generation.isdigit()):
+            return None  # also every cookie from before generations existed
+        return cls.get_or_none((cls.id == int(user_id)) & (cls.active == True)  # noqa: E712
+                               & (cls.session_generation == int(generation)))
+
+    def end_sessions(self) -> None:
+        """Sign this person out of every browser. An increment in SQL, so two at once both
+        count; the caller re-signs in the one session that should stay, if any."""
+        User.update(session_generation=User.session_generation + 1).where(
+            User.id == self.id).execute()
+        self.session_generation = (User.select(User.session_generation)
+                                   .where(User.id == self.id).scalar())
+
+    def change_password(self, password: str) -> None:
+        """A new password, and every existing session ends with the old one."""
+        self.set_password(password)
+        self.save(only=[User.password_hash])
+        self.end_sessions()
 
     @property
     def display_name(self):
@@ -74,13 +103,11 @@ class User(UserMixin, Timestamped):
         return self.role in ("owner", "admin")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = _hasher.hash(password)
+        """Store the password's hash (callers that replace a password use change_password)."""
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        try:
-            ok = _hasher.verify(self.password_hash, password)
-        except (VerifyMismatchError, InvalidHashError):
-            return False
+        ok = password_matches(self.password_hash, password)
         if ok and _hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
             self.save(only=[User.password_hash])
@@ -103,12 +130,15 @@ class User(UserMixin, Timestamped):
     @classmethod
     def sign_up(cls, email: str, password: str, name: str = "", team_name: str = ""):
         """A new team owned by a new user. Callers check the address is free first."""
+        return cls.open_team(email, hash_password(password), name, team_name)
+
+    @classmethod
+    def open_team(cls, email: str, password_hash: str, name: str = "", team_name: str = ""):
+        """A new team and its owner, from a password already hashed (a confirmed sign-up)."""
         email = normalize_email(email)
         team = Team.create(name=team_name.strip() or f"{email.split('@')[-1]} team")
-        user = cls(email=email, name=name.strip(), team=team, role="owner")
-        user.set_password(password)
-        user.save()
-        return user
+        return cls.create(email=email, name=name.strip(), team=team, role="owner",
+                          password_hash=password_hash)
 
 
 def _digest(token: str) -> str:

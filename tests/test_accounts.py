@@ -1,5 +1,7 @@
 """Sign up, sign in, sign out, change password: the doors into Tether."""
 
+import re
+
 from models.accounts import Team, User
 from tests.support import post_form
 
@@ -13,13 +15,124 @@ def test_sign_up_creates_a_team_owned_by_the_new_user(accounts, client):
     assert client.get("/settings/email-accounts").status_code == 200
 
 
-def test_duplicate_sign_up_is_refused_and_changes_nothing(accounts, client):
+def _sign_up_form(client, email, password="another-horse-8", team_name="Second", **environ):
+    data = {"email": email, "password": password, "team_name": team_name, "name": "Someone"}
+    page = client.get("/signup", environ_base=environ).get_data(as_text=True)
+    data["csrf_token"] = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/signup", data=data, environ_base=environ)
+
+
+def test_a_later_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(
+        accounts, client):
+    from models.signups import PendingSignup
+    from tasks import huey
+
     accounts.sign_up()
     accounts.log_out()
-    response = accounts.sign_up(email="OWNER@acme.test ", team_name="Second")
-    assert response.status_code == 422
-    assert "exists already" in response.get_data(as_text=True)
-    assert Team.select().count() == 1
+    huey.flush()
+
+    taken = _sign_up_form(client, "OWNER@acme.test ")
+    free = _sign_up_form(client, "kim@globex.test")
+
+    assert taken.status_code == free.status_code == 200
+    assert "Check your inbox" in free.get_data(as_text=True)
+    same = lambda r: _without_csrf(r.get_data(as_text=True).replace("kim@globex.test", "ADDRESS")  # noqa: E731
+                                   .replace("owner@acme.test", "ADDRESS"))
+    assert same(taken) == same(free)
+    # Nothing is created until the emailed link is used; the password is kept only hashed.
+    assert Team.select().count() == User.select().count() == 1
+    pending = PendingSignup.get()
+    assert pending.email == "kim@globex.test" and pending.password_hash.startswith("$argon2")
+    assert "another-horse" not in str(pending.__data__)
+    # Each answer is an email the worker sends; its task carries ids, never the password.
+    assert len(huey.pending()) == 2
+    assert all(b"another-horse" not in raw for raw in huey.storage.enqueued_items())
+    huey.flush()
+
+
+def test_sign_up_with_bad_input_says_why_the_same_way_for_any_address(accounts, client):
+    accounts.sign_up()
+    accounts.log_out()
+    for email in ("owner@acme.test", "kim@globex.test"):
+        response = _sign_up_form(client, email, password="short")
+        assert response.status_code == 422
+        assert "at least 10" in response.get_data(as_text=True)
+    assert User.select().count() == 1
+
+
+def test_a_later_sign_up_becomes_a_team_through_the_confirmation_link(accounts, client, app):
+    from models.signups import PendingSignup, issue_link
+
+    accounts.sign_up()
+    accounts.log_out()
+    _sign_up_form(client, "kim@globex.test", team_name="Globex")
+    token = _token_of(issue_link(_pending_id("kim@globex.test")))
+    stored = PendingSignup.get()  # only a digest of the link's random part is kept
+    assert re.fullmatch(r"[0-9a-f]{64}", stored.token_digest)
+    assert stored.token_digest not in token and token not in str(stored.__data__)
+
+    # The link alone signs nobody in: it asks for the password chosen at sign-up.
+    stranger = app.test_client()
+    page = stranger.get(f"/signup/confirm?token={token}")
+    assert page.status_code == 200 and "kim@globex.test" in page.get_data(as_text=True)
+    wrong = post_form(stranger, "/signup/confirm", {"token": token, "password": "guess-guess-1"},
+                      page=f"/signup/confirm?token={token}")
+    assert wrong.status_code == 422 and User.select().count() == 1
+
+    done = post_form(client, "/signup/confirm", {"token": token, "password": "another-horse-8"},
+                     page=f"/signup/confirm?token={token}")
+    assert done.status_code == 302
+    kim = User.get(User.email == "kim@globex.test")
+    assert kim.role == "owner" and kim.team.name == "Globex" and kim.name == "Someone"
+    assert client.get("/settings/email-accounts").status_code == 200
+
+    # Single use: the same link, again, creates nothing.
+    again = app.test_client().get(f"/signup/confirm?token={token}")
+    assert again.status_code == 410 and "used already" in again.get_data(as_text=True)
+    assert Team.select().count() == 2
+
+
+def test_a_confirmation_link_expires_and_a_tampered_one_is_refused(accounts, client, app):
+    import clock
+    from models.signups import issue_link
+
+    accounts.sign_up()
+    accounts.log_out()
+    _sign_up_form(client, "kim@globex.test")
+    token = _token_of(issue_link(_pending_id("kim@globex.test")))
+
+    forged = client.get(f"/signup/confirm?token={token[:-3]}abc")
+    assert forged.status_code == 404 and "not valid" in forged.get_data(as_text=True)
+
+    clock.set_offset(app.config["TETHER_CLOCK_FILE"], 25 * 3600)
+    late = client.get(f"/signup/confirm?token={token}")
+    assert late.status_code == 410 and "expired" in late.get_data(as_text=True)
+    assert User.select().count() == 1
+
+
+def test_sign_up_attempts_are_rate_limited_per_address_and_per_ip(accounts, client):
+    accounts.sign_up()
+    accounts.log_out()
+    # One address from many places…
+    codes = [_sign_up_form(client, "kim@globex.test", REMOTE_ADDR=f"10.0.0.{i}").status_code
+             for i in range(6)]
+    assert codes == [200] * 5 + [429]
+    # …and many addresses from one place.
+    codes = [_sign_up_form(client, f"p{i}@globex.test", REMOTE_ADDR="10.0.1.1").status_code
+             for i in range(6)]
+    assert codes == [200] * 5 + [429]
+
+
+def _pending_id(email):
+    from models.signups import PendingSignup
+
+    return PendingSignup.get(PendingSignup.email == email).id
+
+
+def _token_of(link):
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(link).query)["token"][0]
 
 
 def test_weak_or_empty_password_is_refused(accounts):

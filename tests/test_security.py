@@ -5,17 +5,86 @@ import logging
 from models.accounts import User
 
 
-def test_a_plain_post_without_csrf_token_is_rejected_and_changes_nothing(client):
+def test_a_plain_post_without_csrf_token_is_refused_in_words_and_changes_nothing(client):
     response = client.post("/signup", data={"email": "a@acme.test", "password": "long-enough-pw"})
-    assert response.status_code == 400
+    assert response.status_code == 403
+    assert "This form has expired" in response.get_data(as_text=True)
     assert User.select().count() == 0
+
+
+def test_a_post_with_a_bad_csrf_token_is_refused(client):
+    response = client.post("/signup", data={"email": "a@acme.test", "password": "long-enough-pw",
+                                            "csrf_token": "made-up"})
+    assert response.status_code == 403
+    assert User.select().count() == 0
+
+
+def _invite_with(client, headers):
+    """Create an invite with this page's valid CSRF token, plus the given headers."""
+    from tests.support import csrf_token
+
+    token = csrf_token(client, "/settings/team")
+    return client.post("/settings/team/invites", headers=headers,
+                       data={"email": "sam@acme.test", "role": "member", "csrf_token": token})
+
+
+def test_a_valid_token_from_a_foreign_origin_is_refused_and_changes_nothing(accounts, client,
+                                                                          caplog):
+    from models.accounts import Invite
+
+    accounts.sign_up()
+    for headers in ({"Origin": "https://evil.test"},
+                    {"Referer": "https://evil.test/page"},
+                    {"Origin": "null"},
+                    {"Origin": "http://localhost:666", "Referer": "http://localhost/settings"}):
+        with caplog.at_level(logging.WARNING):
+            response = _invite_with(client, headers)
+        assert response.status_code == 403, headers
+        assert "another site" in response.get_data(as_text=True)
+    assert Invite.select().count() == 0
+    # The log names what came and what was expected, so an operator can fix a proxy.
+    assert "https://evil.test" in caplog.text and "http://localhost" in caplog.text
+
+
+def test_same_origin_requests_are_accepted_with_or_without_origin_headers(accounts, client, app):
+    from models.accounts import Invite
+
+    accounts.sign_up()
+    for headers in ({"Origin": "http://localhost"},
+                    {"Referer": "http://localhost/settings/team"},
+                    {"Origin": "HTTP://LOCALHOST:80"},
+                    {},  # privacy settings strip both: the token alone decides
+                    {"Origin": app.config["BASE_URL"]}):  # behind a proxy: the public address
+        Invite.delete().execute()
+        assert _invite_with(client, headers).status_code == 200, headers
+        assert Invite.select().count() == 1
+
+
+def test_over_https_a_same_origin_post_without_referer_still_works(accounts, client):
+    from models.accounts import Invite
+    from tests.support import csrf_token
+
+    accounts.sign_up()
+    token = csrf_token(client, "/settings/team")
+    response = client.post("/settings/team/invites", base_url="https://localhost",
+                           data={"email": "sam@acme.test", "role": "member", "csrf_token": token})
+    assert response.status_code == 200 and Invite.select().count() == 1
+
+
+def test_sign_in_from_a_foreign_origin_is_refused(client):
+    from tests.support import csrf_token
+
+    token = csrf_token(client, "/login")
+    response = client.post("/login", headers={"Origin": "https://evil.test"},
+                           data={"email": "a@acme.test", "password": "x", "csrf_token": token})
+    assert response.status_code == 403
 
 
 def test_an_htmx_post_without_the_csrf_header_is_rejected(accounts, client):
     accounts.sign_up()
     response = client.post("/settings/team/invites", data={"email": "s@acme.test"},
                            headers={"HX-Request": "true"})
-    assert response.status_code == 400
+    assert response.status_code == 403
 
 
 def test_an_htmx_post_with_the_csrf_header_from_the_page_is_accepted(accounts, client):

@@ -1,13 +1,14 @@
 """Settings: Email Accounts (the mailboxes), and the signed-in person's account."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required, logout_user
 
 import clock
 from models import expiry, outbox
 from models.accounts import password_problem
 from models.mailboxes import LIST_FIELDS, Mailbox
 from views import mailbox_rows
+from views.auth import stay_signed_in
 from views.common import providers
 from views.live import live_page, render_live
 
@@ -51,9 +52,20 @@ def account():
         elif request.form.get("new_password") != request.form.get("confirm_password"):
             errors["confirm_password"] = "The two new passwords differ."
         if not errors:
-            current_user.set_password(request.form["new_password"])
-            current_user.save()
-            login_user(current_user._get_current_object())  # this session stays signed in
-            flash("Your password is changed.", "success")
+            user = current_user._get_current_object()
+            user.change_password(request.form["new_password"])
+            stay_signed_in(user)  # every other session ends; this one stays
+            flash("Your password is changed. Other devices are signed out.", "success")
             return redirect(url_for("settings.account"))
     return render_template("settings/account.html", errors=errors), 422 if errors else 200
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """End every session and "Keep me signed in" of this person, this browser's included:
+    for a lost phone or a shared computer left signed in."""
+    current_user.end_sessions()
+    logout_user()
+    flash("You are signed out everywhere: on this device and on every other.", "info")
+    return redirect(url_for("auth.login"))

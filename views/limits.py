@@ -1,0 +1,32 @@
+"""The rate limiter and its limits, counted once for the whole deployment.
+
+Counters live in Redis when REDIS_URL is set, else in the database (models/rate_limits.py);
+never in one process's memory, where each gunicorn worker would allow the whole limit.
+"""
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from models import rate_limits
+from models.accounts import normalize_email
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def storage_uri(settings: dict) -> str:
+    return settings["REDIS_URL"] or f"{rate_limits.SCHEME}://"
+
+
+def attempts_limit() -> str:
+    """How many sign-in and sign-up attempts one IP, or one address, gets (LOGIN_RATE_LIMIT)."""
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def per_address(purpose: str):
+    """A key function: the email address the form names, for `purpose` (login, signup)."""
+
+    def key() -> str:
+        return f"{purpose}:" + normalize_email(request.form.get("email", ""))
+
+    return key

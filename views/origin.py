@@ -1,0 +1,79 @@
+"""Refuse a state-changing request sent from another site's page: the Origin check.
+
+The CSRF token is the main defence; this one does not depend on it. Browsers send `Origin`
+with every cross-site POST, so a request whose `Origin` (or, without one, `Referer`) names
+another site is refused before any view runs — over http too, where Flask-WTF never looks.
+A request with neither header passes (privacy settings and extensions strip them): the token
+still decides.
+"""
+
+import logging
+
+from flask import current_app, render_template, request
+from werkzeug.exceptions import Forbidden
+
+log = logging.getLogger(__name__)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ForeignOrigin(Forbidden):
+    """A state-changing request from a page on another site."""
+
+
+def origin_of(url: str) -> str | None:
+    """`url`'s origin as `scheme://host[:port]` (lower case, default port left out), or None
+    when it names none — `null`, `about:client`, a typo."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def own_origins() -> set[str]:
+    """This request's own host, and the public address (BASE_URL) — behind a TLS proxy the
+    browser's origin is https://… while the request reaching Tether says http."""
+    return {origin for origin in (origin_of(request.host_url),
+                                  origin_of(current_app.config["BASE_URL"])) if origin}
+
+
+def check_origin() -> None:
+    """before_request hook: raise ForeignOrigin for a cross-site state change."""
+    if request.method not in STATE_CHANGING:
+        return
+    header = "Origin" if "Origin" in request.headers else "Referer"
+    sent = request.headers.get(header)
+    if sent is None:
+        return
+    origin = origin_of(sent)
+    expected = own_origins()
+    if origin in expected:
+        return
+    # Only the origin is logged, never a Referer's path or query (they may carry tokens).
+    log.warning("Refused %s %s: its %s is %s, not this site (%s)", request.method, request.path,
+                header, origin or repr(sent[:40]), " or ".join(sorted(expected)))
+    raise ForeignOrigin()
+
+
+def register(app) -> None:
+    """Check every request before Flask-WTF's CSRF hook (so register this first), and answer
+    a refusal in words."""
+    app.before_request(check_origin)
+    app.register_error_handler(ForeignOrigin, _refused)
+
+
+def _refused(error):
+    return render_template(
+        "errors/error.html", code=403, title="Refused: this came from another site",
+        message="Tether only accepts changes sent from its own pages. Nothing was changed. "
+                "Open Tether yourself and try again from there."), 403
