@@ -96,7 +96,7 @@ def test_a_sequence_stored_with_day_56_is_repaired_by_the_migration(client, sequ
     other = Sequence.create(team=sequence.team_id, name="Broken", mailbox=sequence.mailbox_id,
                             created_by=sequence.created_by_id)
     Sequence.update(window_days="56").where(Sequence.id == other.id).execute()
-    repair = importlib.import_module("models.migrations.0014_repair_sending_days")
+    repair = importlib.import_module("models.migrations.0013_repair_sending_days")
     with db.atomic():
         repair.up(None, db.obj)
     assert Sequence.get_by_id(sequence.id).window_days == "0,3"
