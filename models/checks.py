@@ -1,13 +1,12 @@
 """A mailbox health check (DESIGN §3): refresh the token when due, IMAP login + NOOP, SMTP EHLO
 + AUTH, then one state-machine call and the next check's time.
 
-Runs under a lease in the database (owner + expiry) so any number of consumers on any number
-of machines can share the work, and a consumer killed mid-check only delays the next one until
-the lease expires. Network I/O happens outside transactions; each write is short.
+Runs under a lease in the database (owner + expiry, kept by a heartbeat; models/leases.py) so
+any number of consumers on any number of machines can share the work, and a consumer killed
+mid-check only delays the next one until the short lease expires. Network I/O happens outside transactions; each write is short.
 """
 
 import random
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,12 +16,12 @@ from mail.connect import Login, Server
 from mail.failures import TOKEN_EXPIRED_OR_REVOKED, Failure, Kind, MailError, undecryptable
 from mail.hosts import HostPolicy
 from mail.probe import probe
-from models import check_history, health, replies
+from models import check_history, health, leases, replies
 from models.base import db
 from models.crypto import SecretUnreadable
 from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
 
-LEASE = timedelta(seconds=90)
+LEASE = leases.LEASE  # short: a heartbeat keeps it while a slow check runs
 REFRESH_MARGIN = timedelta(minutes=5)   # refresh shortly before the access token expires
 MAX_BACKOFF = timedelta(hours=1)
 RECHECK_REFUSED = timedelta(hours=1)    # valid token, mail server said no (IMAP switched off)
@@ -41,6 +40,11 @@ def acquire(mailbox_id: int, owner: str) -> bool:
                     & (Mailbox.lease_until.is_null() | (Mailbox.lease_until < now)))
              .execute())
     return taken == 1
+
+
+def renew(mailbox_id: int, owner: str) -> None:
+    (Mailbox.update(lease_until=clock.now() + LEASE)
+     .where((Mailbox.id == mailbox_id) & (Mailbox.lease_owner == owner)).execute())
 
 
 def release(mailbox_id: int, owner: str) -> None:
@@ -78,7 +82,7 @@ class Checker:
     def check(self, mailbox_id: int, *, force: bool = False):
         """Check one mailbox. Returns the next check time, or None if it was skipped or needs
         no further checks (dead refresh token, disabled, deleted)."""
-        owner = secrets.token_hex(8)
+        owner = leases.new_owner()
         if not acquire(mailbox_id, owner):
             return None  # another consumer is on it
         try:
@@ -91,7 +95,8 @@ class Checker:
                 return None
             if mailbox.status == RECONNECT_REQUIRED and mailbox.status_where not in ("IMAP", "SMTP"):
                 return self._schedule(mailbox_id, None)  # dead token: wait for the person
-            failure = self._run(mailbox)
+            with leases.Heartbeat(lambda: renew(mailbox_id, owner)):
+                failure = self._run(mailbox)
             return self._record(mailbox, failure)
         finally:
             release(mailbox_id, owner)

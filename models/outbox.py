@@ -21,7 +21,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 
 import clock
 from mail.send import Outgoing, new_message_id
-from models import changes
+from models import changes, leases
 from models.base import BaseModel, write_transaction
 from models.contacts import Contact
 from models.mailboxes import CONNECTED, Mailbox
@@ -44,7 +44,7 @@ ANSWER_LOST = "answer_lost"
 STATUS_LABELS = {QUEUED: "Waiting", SENDING: "Sending", SENT: "Sent", UNKNOWN: "Outcome unknown",
                  FAILED: "Not sent", BOUNCED: "Bounced", CANCELLED: "Cancelled"}
 
-LEASE = timedelta(minutes=2)         # a claimed row (renewed per email) and a mailbox's sender
+LEASE = leases.LEASE  # a claimed row and a mailbox's sender; the sender's heartbeat renews both
 BATCH = 50                           # rows claimed per transaction
 RETRIES = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),
            timedelta(hours=1))       # after a 4xx; the last repeats

@@ -8,7 +8,6 @@ transaction of the outbox's own rules; network I/O happens between them, never i
 
 import logging
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ import clock
 from mail import send
 from mail.connect import Login, Server, imap_login, smtp_login
 from mail.failures import Failure, Kind, MailError, from_imap_error, from_network_error
-from models import changes, checks, outbox, replies
+from models import changes, checks, leases, outbox, replies
 from models.base import BaseModel, write_transaction
 from models.crypto import SecretUnreadable
 from models.mailboxes import CONNECTED, Mailbox, limit_on
@@ -75,8 +74,11 @@ def acquire_sender(mailbox_id: int, owner: str, now: datetime) -> bool:
 
 
 def renew_sender(mailbox_id: int, owner: str, now: datetime) -> None:
+    """The sender lease and the leases of the rows it holds (claimed or transmitting)."""
     (OutboxSender.update(lease_until=now + LEASE)
      .where((OutboxSender.mailbox == mailbox_id) & (OutboxSender.lease_owner == owner)).execute())
+    (OutboxEmail.update(lease_until=now + LEASE)
+     .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING)).execute())
 
 
 def release_sender(mailbox_id: int, owner: str) -> None:
@@ -195,7 +197,7 @@ class Sender:
         """One pass for one mailbox: settle orphans, plan due steps, send what is due."""
         if wake is not None and current_wake(mailbox_id) != wake:
             return Run()  # a newer wake-up was scheduled; that one does the work
-        owner = secrets.token_hex(8)
+        owner = leases.new_owner()
         if not acquire_sender(mailbox_id, owner, clock.now()):
             return Run()  # another consumer sends for this mailbox now; it reschedules
         batch = None
@@ -204,9 +206,11 @@ class Sender:
             if mailbox is None or not mailbox.can_send:
                 return Run()  # waits quietly; a reconnect wakes it up again
             batch = _Batch(self, mailbox, owner)
-            batch.reconcile()
-            if batch.read_inbox():
-                batch.send()
+            # The sender lease and the rows it claimed stay ours however slow the server is.
+            with leases.Heartbeat(lambda: renew_sender(mailbox_id, owner, clock.now())):
+                batch.reconcile()
+                if batch.read_inbox():
+                    batch.send()
         finally:
             if batch is not None:
                 batch.close()
@@ -228,7 +232,6 @@ class _Batch:
         self.stopped = False
         self.reconnected = False
         self.steps = outbox.StepCache()
-        self.renewed_at = clock.now()  # the sender lease, taken just now
         self.told_at = clock.now()     # open pages were last told of a send (changes.bump)
         self.untold = False
 
@@ -265,7 +268,7 @@ class _Batch:
         """Refresh under the health check's lease: the one refresher of a mailbox's token at
         a time (Microsoft rotates refresh tokens; two refreshers would kill each other's)."""
         provider = self._provider()
-        owner = secrets.token_hex(8)
+        owner = leases.new_owner()
         if not checks.acquire(self.mailbox.id, owner):
             raise _Busy()
         try:
@@ -380,9 +383,6 @@ class _Batch:
             return
         if self.smtp is None and not self._connect_or_give_up():
             return
-        if now - self.renewed_at > LEASE / 4:  # the sender lease, now and then
-            renew_sender(self.mailbox.id, self.owner, now)
-            self.renewed_at = now
         verdict = outbox.begin_transmit(row, self.owner, self.mailbox.id, email.subject, now)
         if verdict != outbox.GO:
             self.stopped = verdict == outbox.STOP

@@ -285,6 +285,36 @@ def test_a_consumer_killed_at_a_named_point_never_doubles_an_email(
         assert any("found in the Sent folder" in m for m in log_of(sequence, "email_sent"))
 
 
+@pytest.mark.parametrize("point", ["after_claim", "after_accepted"])
+def test_a_consumer_started_after_one_was_killed_resumes_its_sending_within_seconds(
+        accounts, tether_sandbox, pausing, request, monkeypatch, point):
+    """No clock moved: the new consumer frees what the ended one held (same machine) and the
+    mailbox's emails go out at once, each exactly once — not after a lease runs out."""
+    import time
+
+    accounts.sign_up()
+    owner = User.get()
+    set_now(MONDAY.replace(hour=10))
+    box = sandbox_mailbox(tether_sandbox, "google")
+    people = recipients(tether_sandbox, "ada@client.test", "bob@client.test")
+    running(owner, box, contacts=people, steps=[("Hello {{first_name}}", "One", 0)])
+    marker = pausing(point)
+    doomed = request.getfixturevalue("worker")
+    from tasks.sending import send_mailbox
+
+    send_mailbox(box.id)
+    wait_for(marker.exists, f"the consumer to reach {point}")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    monkeypatch.delenv("TETHER_TEST_PAUSE_AT")
+    started = time.monotonic()
+    request.getfixturevalue("second_worker")
+    wait_for(lambda: statuses() == [SENT, SENT], "both emails sent", deadline=30)
+    assert time.monotonic() - started < 30
+    for person in people:
+        assert len(mail_of(tether_sandbox, person)) == 1
+
+
 # ---- Two consumers, one mailbox ------------------------------------------------------------------
 
 def test_a_second_consumer_on_the_same_queue_doubles_nothing(

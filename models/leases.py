@@ -1,0 +1,105 @@
+"""Who holds a lease, and keeping it while the work goes on.
+
+Checks and senders take short leases in the database (an owner and an expiry), so a consumer
+that dies loses its mailboxes within seconds, not minutes. Work that outlasts a lease — a
+slow SMTP server, a big batch — keeps it with a heartbeat: a thread that renews it every third
+of the lease while the work runs, in its own database connection. A heartbeat gives up after
+MAX_HOLD, so a worker stuck for good still lets go.
+
+An owner names its process (host, boot, pid) so a consumer starting on the same machine can
+free at once what a dead one held (free_dead_owners); other machines' leases just expire.
+"""
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from models.base import db
+
+LEASE = timedelta(seconds=30)
+MAX_HOLD = timedelta(minutes=15)
+log = logging.getLogger(__name__)
+
+
+def _machine() -> str:
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+    except OSError:
+        boot = "?"
+    return f"{socket.gethostname()}/{boot}"
+
+
+MACHINE = _machine()
+
+
+def new_owner() -> str:
+    """A lease owner for one piece of work: this process's name plus a random part."""
+    return f"{MACHINE}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
+def dead_here(owner: str) -> bool:
+    """Whether `owner` (host/boot/pid/random) was a process on this machine that has ended."""
+    parts = owner.split("/")
+    if len(parts) != 4 or "/".join(parts[:2]) != MACHINE or not parts[2].isdigit():
+        return False
+    return not Path(f"/proc/{parts[2]}").exists()
+
+
+class Heartbeat:
+    """`with Heartbeat(renew):` calls `renew()` every `every` while the block runs."""
+
+    def __init__(self, renew: Callable[[], None], every: timedelta = LEASE / 3):
+        self.renew, self.every = renew, every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return False
+
+    def _beat(self) -> None:
+        beats = int(MAX_HOLD.total_seconds() // self.every)
+        for _ in range(beats):
+            if self._stop.wait(self.every):
+                return
+            try:
+                with db.connection_context():
+                    self.renew()
+            except Exception:  # a missed beat: the next one (or the lease's expiry) follows
+                log.exception("could not renew a lease")
+        log.warning("a lease was held for %s; no longer renewed", MAX_HOLD)
+
+
+def free_dead_owners(now) -> tuple[set[int], set[int]]:
+    """Expire now the leases that ended processes of this machine still hold (a consumer
+    killed mid-check or mid-batch, then started again). Returns the mailboxes whose check and
+    whose sending should be taken up at once; the reconciler decides each interrupted send."""
+    from models.mailboxes import Mailbox
+    from models.outbox import OutboxEmail
+    from models.sender import OutboxSender
+
+    expired = now - timedelta(seconds=1)
+    found: dict = {}
+    for model, mailbox in ((Mailbox, Mailbox.id), (OutboxSender, OutboxSender.mailbox),
+                           (OutboxEmail, OutboxEmail.mailbox)):
+        held = list(model.select(model.lease_owner, mailbox)
+                    .where(model.lease_owner.startswith(MACHINE + "/") & (model.lease_until > now))
+                    .tuples())
+        dead = {owner for owner, _ in held if dead_here(owner)}
+        if dead:
+            model.update(lease_until=expired).where(model.lease_owner.in_(list(dead))).execute()
+        found[model] = {box for owner, box in held if owner in dead and box is not None}
+    if any(found.values()):
+        log.info("took over from ended workers: checks of %s, sending of %s",
+                 sorted(found[Mailbox]), sorted(found[OutboxSender] | found[OutboxEmail]))
+    return found[Mailbox], found[OutboxSender] | found[OutboxEmail]
