@@ -14,6 +14,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 import clock
 from models.accounts import Team, User, normalize_email
 from models.base import Timestamped, db
+from models.text import has_control_chars
 
 FIELDS = ("email", "first_name", "last_name", "company", "title")
 FIELD_LABELS = {"email": "Email", "first_name": "First name", "last_name": "Last name",
@@ -36,15 +37,6 @@ _ALIASES = {
 }
 _EMAIL = re.compile(r"[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-# C0 and C1 controls, line and paragraph separators, and the bidi embeddings, overrides and
-# isolates that make a name display reversed or spoof what follows it ("Trojan Source").
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def has_control_chars(text: str) -> bool:
-    """Line breaks, other control characters and bidi overrides: never in a one-line value."""
-    return bool(_CONTROL.search(text or ""))
-
 
 def email_problem(email: str) -> str | None:
     """Why `email` (already normalized) is not a deliverable address; None if it looks fine."""

@@ -25,8 +25,9 @@ import clock
 from models import changes
 from models.accounts import Team, User
 from models.base import BaseModel, Timestamped, db, write_transaction
-from models.contacts import Contact, has_control_chars
+from models.contacts import Contact
 from models.mailboxes import DISABLED, RECONNECT_REQUIRED, Mailbox
+from models.text import has_control_chars
 
 ACTIVE, PAUSED, BLOCKED = "active", "paused", "blocked"
 STATE_LABELS = {ACTIVE: "Active", PAUSED: "Paused", BLOCKED: "Blocked"}

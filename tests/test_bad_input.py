@@ -125,3 +125,30 @@ def test_a_contact_with_a_direction_override_in_its_name_is_refused(client, sequ
     assert response.status_code == 422
     assert "text-direction character" in response.get_data(as_text=True)
     assert Contact.select().count() == 0
+
+
+@pytest.mark.parametrize("field,value", [("name", "x" * 1_000_000), ("team_name", "t" * 121),
+                                         ("name", "Ada\u202eevil"), ("team_name", "Acme\x00")])
+def test_sign_up_refuses_huge_or_spoofing_names_in_words(client, field, value):
+    from models.accounts import User
+
+    response = post_form(client, "/signup", {"email": "ada@acme.test", "password": "correct-horse-9",
+                                             "name": "Ada", "team_name": "Acme", field: value},
+                         page="/signup")
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "120 characters or fewer" in text or "text-direction characters" in text
+    assert User.select().count() == 0
+
+
+def test_joining_a_team_refuses_a_spoofing_name(app, client, sequence):
+    from models.accounts import User
+    from tests.test_team import _invite
+
+    _, link = _invite(client, email="mia@acme.test")
+    joiner = app.test_client()
+    path = link.split("127.0.0.1:5000", 1)[-1]
+    response = post_form(joiner, "/join", {"token": path.split("token=")[1], "name": "Mia\u2066x",
+                                           "password": "teammate-pass-1"}, page=path)
+    assert response.status_code == 422 and "text-direction characters" in response.get_data(as_text=True)
+    assert not User.select().where(User.email == "mia@acme.test").exists()

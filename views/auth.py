@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from models import signups
 from models.accounts import User, normalize_email, password_problem
 from models.base import db
+from models.text import name_problem
 from views.common import safe_next
 from views.limits import attempts_limit, limiter, per_address
 
@@ -28,6 +29,10 @@ def signup():
         problem = password_problem(form.get("password", ""))
         if problem:
             errors["password"] = problem
+        for field, what in (("name", "name"), ("team_name", "team name")):
+            problem = name_problem(form.get(field, "").strip(), what)
+            if problem:
+                errors[field] = problem
         if not errors and signups.opens_at_once():
             with db.atomic():
                 user = User.sign_up(email, form["password"], form.get("name", ""),

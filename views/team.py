@@ -5,6 +5,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from models.accounts import ROLES, Invite, User, normalize_email, password_problem
 from models.base import db
+from models.text import name_problem
 from views.common import admin_required, render, team_object_or_404
 
 bp = Blueprint("team", __name__)
@@ -77,6 +78,8 @@ def join():
         problem = password_problem(request.form.get("password", ""))
         if problem:
             errors["password"] = problem
+        elif name_problem(request.form.get("name", "").strip()):
+            errors["name"] = name_problem(request.form.get("name", "").strip())
         elif User.get_or_none(User.email == item.email):
             errors["email"] = "This address already has a Tether account. Sign in instead."
         if not errors:
