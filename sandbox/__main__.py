@@ -90,10 +90,14 @@ def free_port(host: str) -> int:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Atomically, so a reader never sees half a file (the test fixture waits for it)."""
+    """Atomically, so a reader never sees half a file (the test fixture waits for it), and
+    readable by its owner only: it holds the client secrets and the system mailer's password."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a left-over .tmp keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
 
 
