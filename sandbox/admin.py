@@ -114,7 +114,7 @@ def get_user(email):
     user = user_or_404(email)
     return jsonify(dict(user.as_dict(), apps=[
         {"client": a["client"].key, "scopes": sorted(a["scopes"]), "granted_at": a["granted_at"]}
-        for a in accounts.apps_with_access(user)]))
+        for a in accounts.apps_with_access(user)], refreshes=accounts.refresh_count(user)))
 
 
 @bp.delete("/users/<email>")

@@ -100,6 +100,10 @@ class SandboxControl:
         """Refresh tokens fail with invalid_rapt (Google) / AADSTS70043 until a new sign-in."""
         self._call("POST", f"/users/{email}/require-signin")
 
+    def refresh_count(self, email: str) -> int:
+        """How many times the user's refresh tokens were used successfully."""
+        return self.user(email)["refreshes"]
+
     def issue_tokens(self, email: str, client: str | None = None,
                      scope: str | None = None) -> dict:
         """The direct grant: access_token, refresh_token, id_token, scope, expires_in."""
