@@ -1,7 +1,8 @@
 """``python -m sandbox``: the whole provider stand-in in the foreground, until Ctrl-C/SIGTERM.
 
-Starts the OAuth/OIDC server (threaded), the smarthost and Dovecot, then writes the addresses
-and client credentials to sandbox.json. Every port is on loopback.
+Starts the OAuth/OIDC server (threaded), the smarthost, Dovecot and the submission relay in
+front of it, then writes the addresses and client credentials to sandbox.json. Every port is
+on loopback.
 """
 
 import argparse
@@ -22,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from sandbox import accounts, flavours, store
 from sandbox.app import create_app
 from sandbox.dovecot import Dovecot, DovecotError, DovecotSettings
+from sandbox.relay import SubmissionRelay
 from sandbox.smarthost import Delivery, Smarthost
 
 log = logging.getLogger("sandbox")
@@ -160,9 +162,11 @@ def run(args) -> None:
         threading.Thread(target=http.serve_forever, name="oauth-http", daemon=True).start()
         running.callback(http.shutdown)
 
+        # Dovecot's own submission port is internal: clients reach it through the relay,
+        # which can inject the SMTP faults Dovecot cannot (smtp_faults.py).
         dovecot = Dovecot(DovecotSettings(
             runtime=args.runtime_dir, host=args.host, imap_port=args.imap_port,
-            submission_port=args.smtp_port,
+            submission_port=free_port(args.host),
             smarthost_port=args.smarthost_port or free_port(args.host),
             introspection_url=(f"http://{mailserver.client_id}:{mailserver.client_secret}"
                                f"@{args.host}:{args.port}{flavours.INTROSPECT_PATH}")))
@@ -175,6 +179,11 @@ def run(args) -> None:
             dovecot.lmtp_socket, args.host, args.imap_port, dovecot.settings.master_password))
         smarthost.start()
         running.callback(smarthost.stop)
+
+        relay = SubmissionRelay(args.host, args.smtp_port, args.host,
+                                dovecot.settings.submission_port)
+        relay.start()
+        running.callback(relay.stop)
 
         running.callback(dovecot.stop)
         dovecot.start()

@@ -118,6 +118,16 @@ def kill_tokens(user: User, reason: str, access: bool = True, refresh: bool = Tr
              .execute())
 
 
+def kill_access_tokens(tokens, reason: str) -> int:
+    """These access tokens die now (refused at the next login); refresh tokens live on."""
+    tokens = list(tokens)
+    if not tokens:
+        return 0
+    return (AccessToken.update(dead_at=now(), dead_reason=reason)
+            .where(AccessToken.token.in_(tokens), AccessToken.dead_at.is_null())
+            .execute())
+
+
 def refresh_count(user: User) -> int:
     """How many times the user's refresh tokens were used successfully."""
     return TokenRefresh.select().join(Grant).where(Grant.user == user).count()
