@@ -43,7 +43,7 @@ def copies(sandbox, people):
     return {person: len(mail_of(sandbox, person)) for person in people}
 
 
-def test_an_answer_lost_after_the_final_dot_from_an_other_provider_mailbox_ends_unknown_and_is_never_resent(  # noqa: E501
+def test_an_other_provider_answer_lost_after_the_final_dot_ends_unknown_and_is_never_resent(
         app, accounts, client, tether_sandbox):
     accounts.sign_up()
     owner = User.get()
@@ -73,7 +73,7 @@ def test_an_answer_lost_after_the_final_dot_from_an_other_provider_mailbox_ends_
     assert copies(tether_sandbox, people) == {p: 1 for p in people}
 
 
-def test_an_answer_lost_after_the_final_dot_from_an_oauth_mailbox_is_found_in_sent(
+def test_an_oauth_answer_lost_after_the_final_dot_is_found_in_sent_and_not_resent(
         app, accounts, tether_sandbox):
     accounts.sign_up()
     owner = User.get()
