@@ -1,7 +1,8 @@
 """``python -m sandbox``: the whole provider stand-in in the foreground, until Ctrl-C/SIGTERM.
 
-Starts the OAuth/OIDC server (threaded), the smarthost and Dovecot, then writes the addresses
-and client credentials to sandbox.json. Every port is on loopback.
+Starts the OAuth/OIDC server (threaded), the smarthost, Dovecot and the submission relay in
+front of it, then writes the addresses and client credentials to sandbox.json. Every port is
+on loopback.
 """
 
 import argparse
@@ -22,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from sandbox import accounts, flavours, store
 from sandbox.app import create_app
 from sandbox.dovecot import Dovecot, DovecotError, DovecotSettings
+from sandbox.relay import SubmissionRelay
 from sandbox.smarthost import Delivery, Smarthost
 
 log = logging.getLogger("sandbox")
@@ -90,10 +92,14 @@ def free_port(host: str) -> int:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Atomically, so a reader never sees half a file (the test fixture waits for it)."""
+    """Atomically, so a reader never sees half a file (the test fixture waits for it), and
+    readable by its owner only: it holds the client secrets and the system mailer's password."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a left-over .tmp keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
 
 
@@ -156,9 +162,11 @@ def run(args) -> None:
         threading.Thread(target=http.serve_forever, name="oauth-http", daemon=True).start()
         running.callback(http.shutdown)
 
+        # Dovecot's own submission port is internal: clients reach it through the relay,
+        # which can inject the SMTP faults Dovecot cannot (smtp_faults.py).
         dovecot = Dovecot(DovecotSettings(
             runtime=args.runtime_dir, host=args.host, imap_port=args.imap_port,
-            submission_port=args.smtp_port,
+            submission_port=free_port(args.host),
             smarthost_port=args.smarthost_port or free_port(args.host),
             introspection_url=(f"http://{mailserver.client_id}:{mailserver.client_secret}"
                                f"@{args.host}:{args.port}{flavours.INTROSPECT_PATH}")))
@@ -171,6 +179,11 @@ def run(args) -> None:
             dovecot.lmtp_socket, args.host, args.imap_port, dovecot.settings.master_password))
         smarthost.start()
         running.callback(smarthost.stop)
+
+        relay = SubmissionRelay(args.host, args.smtp_port, args.host,
+                                dovecot.settings.submission_port)
+        relay.start()
+        running.callback(relay.stop)
 
         running.callback(dovecot.stop)
         dovecot.start()

@@ -15,7 +15,17 @@ import uuid
 from pathlib import Path
 
 from sandbox import store
-from sandbox.store import AccessToken, AuthCode, Client, Grant, RefreshToken, User, db, now
+from sandbox.store import (
+    AccessToken,
+    AuthCode,
+    Client,
+    Grant,
+    RefreshToken,
+    TokenRefresh,
+    User,
+    db,
+    now,
+)
 
 SYSTEM_EMAIL = "tether-system@sandbox.test"
 _EMAIL = re.compile(r"^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -106,6 +116,21 @@ def kill_tokens(user: User, reason: str, access: bool = True, refresh: bool = Tr
             (model.update(dead_at=now(), dead_reason=reason)
              .where(model.grant.in_(grants), model.dead_at.is_null())
              .execute())
+
+
+def kill_access_tokens(tokens, reason: str) -> int:
+    """These access tokens die now (refused at the next login); refresh tokens live on."""
+    tokens = list(tokens)
+    if not tokens:
+        return 0
+    return (AccessToken.update(dead_at=now(), dead_reason=reason)
+            .where(AccessToken.token.in_(tokens), AccessToken.dead_at.is_null())
+            .execute())
+
+
+def refresh_count(user: User) -> int:
+    """How many times the user's refresh tokens were used successfully."""
+    return TokenRefresh.select().join(Grant).where(Grant.user == user).count()
 
 
 # -- grants ("Apps with access") ----------------------------------------------------------------
@@ -202,7 +227,7 @@ def ensure_system_user() -> tuple[User, str]:
 def reset() -> None:
     """Back to a fresh start for tests: no users, grants, tokens or mail; clients as registered."""
     with db.atomic():
-        for model in (AccessToken, RefreshToken, AuthCode, Grant):
+        for model in (AccessToken, RefreshToken, AuthCode, TokenRefresh, Grant):
             model.delete().execute()
         User.delete().where(User.kind != "system").execute()
         User.update(mail_enabled=True, require_consent=False, require_signin=False).execute()

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from sandbox import accounts, faults, oauth, store
+from sandbox import accounts, faults, oauth, smtp_faults, store
 from sandbox.accounts import AccountError
 from sandbox.store import Client, User
 
@@ -74,6 +74,7 @@ def page():
         users=User.select().order_by(User.email),
         clients=Client.select().where(Client.flavour != "resource").order_by(Client.key),
         faults=faults.active(),
+        smtp_faults=smtp_faults.active(),
         now=datetime.datetime.fromtimestamp(store.now(), datetime.UTC),
         offset=store.clock_offset(),
     )
@@ -89,6 +90,7 @@ def reset():
     """Forget every user (but the system mailer), grant, token, fault and clock change."""
     accounts.reset()
     faults.clear()
+    smtp_faults.clear()
     return done()
 
 
@@ -114,7 +116,7 @@ def get_user(email):
     user = user_or_404(email)
     return jsonify(dict(user.as_dict(), apps=[
         {"client": a["client"].key, "scopes": sorted(a["scopes"]), "granted_at": a["granted_at"]}
-        for a in accounts.apps_with_access(user)]))
+        for a in accounts.apps_with_access(user)], refreshes=accounts.refresh_count(user)))
 
 
 @bp.delete("/users/<email>")
@@ -206,25 +208,46 @@ def set_testing(key):
 
 @bp.get("/faults")
 def list_faults():
-    return jsonify(faults.active())
+    return jsonify(faults.active() + smtp_faults.active())
 
 
 @bp.post("/faults")
 def set_fault():
-    """``{"endpoint": "token", "mode": "unavailable"|"slow"|"timeout", "seconds": N}``"""
+    """``{"endpoint": "token", "mode": "unavailable"|"slow"|"timeout", "seconds": N}``, or a
+    user's SMTP fault: ``{"endpoint": "smtp", "mode": "drop_after_dot", "user", "count"}`` or
+    ``{"endpoint": "smtp", "mode": "refuse_xoauth2", "user", "at_message"}``."""
     data = body()
-    fault = faults.set_fault(data.get("endpoint", "token"), data.get("mode", "unavailable"),
-                             float(data.get("seconds", 60)),
-                             float(data["delay"]) if data.get("delay") else None)
+    if data.get("endpoint") == "smtp":
+        fault = set_smtp_fault(data)
+    else:
+        fault = faults.set_fault(data.get("endpoint", "token"), data.get("mode", "unavailable"),
+                                 float(data.get("seconds", 60)),
+                                 float(data["delay"]) if data.get("delay") else None)
     if request.form.get("_page"):
         return redirect(url_for("admin.page"))
     return jsonify(fault), 201
+
+
+def set_smtp_fault(data: dict) -> dict:
+    if not data.get("user"):
+        raise ValueError("user is required: whose messages the fault is for")
+    user = user_or_404(data["user"])
+    mode = data.get("mode")
+    if mode == "drop_after_dot":
+        return smtp_faults.drop_after_dot(user.email, data.get("count", 1))
+    if mode == "refuse_xoauth2":
+        if not user.is_oauth:
+            raise AccountError(f"{user.email} is a password ({user.kind}) user: it does not "
+                               "sign in with XOAUTH2")
+        return smtp_faults.refuse_xoauth2(user.email, data.get("at_message"))
+    raise ValueError(f"mode must be one of {', '.join(smtp_faults.MODES)}")
 
 
 @bp.delete("/faults")
 @bp.post("/faults/clear")
 def clear_faults():
     faults.clear()
+    smtp_faults.clear()
     return done()
 
 

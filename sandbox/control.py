@@ -100,6 +100,10 @@ class SandboxControl:
         """Refresh tokens fail with invalid_rapt (Google) / AADSTS70043 until a new sign-in."""
         self._call("POST", f"/users/{email}/require-signin")
 
+    def refresh_count(self, email: str) -> int:
+        """How many times the user's refresh tokens were used successfully."""
+        return self.user(email)["refreshes"]
+
     def issue_tokens(self, email: str, client: str | None = None,
                      scope: str | None = None) -> dict:
         """The direct grant: access_token, refresh_token, id_token, scope, expires_in."""
@@ -130,7 +134,21 @@ class SandboxControl:
         return self._call("POST", "/faults", {"endpoint": endpoint, "mode": mode,
                                               "seconds": seconds, "delay": delay})
 
+    def drop_after_final_dot(self, email: str, count: int = 1) -> dict:
+        """The user's next ``count`` messages are delivered, but the connection closes after
+        their final "." before the server's 250 reaches the client."""
+        return self._call("POST", "/faults", {"endpoint": "smtp", "mode": "drop_after_dot",
+                                              "user": email, "count": count})
+
+    def refuse_xoauth2(self, email: str, at_message: int) -> dict:
+        """Once the user (an OAuth one) has submitted ``at_message - 1`` messages, its session
+        ends with 421 at the next MAIL FROM and the access tokens in use are refused from
+        then on; the refresh token still works. Happens once."""
+        return self._call("POST", "/faults", {"endpoint": "smtp", "mode": "refuse_xoauth2",
+                                              "user": email, "at_message": at_message})
+
     def faults(self) -> list[dict]:
+        """Active faults: the endpoints' (with ``remaining`` seconds) and the users' SMTP ones."""
         return self._call("GET", "/faults")
 
     def clear_faults(self) -> None:

@@ -31,7 +31,7 @@ class DovecotSettings:
     runtime: Path
     host: str
     imap_port: int
-    submission_port: int
+    submission_port: int  # internal: clients reach it through the relay (relay.py)
     smarthost_port: int
     introspection_url: str  # with the mail server's client credentials in it
     master_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))

@@ -23,7 +23,17 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from sandbox import accounts, faults, flavours, store
-from sandbox.store import AccessToken, AuthCode, Client, Grant, RefreshToken, User, note_reason, now
+from sandbox.store import (
+    AccessToken,
+    AuthCode,
+    Client,
+    Grant,
+    RefreshToken,
+    TokenRefresh,
+    User,
+    note_reason,
+    now,
+)
 
 bp = Blueprint("oauth", __name__)
 
@@ -125,6 +135,8 @@ class SandboxServer(AuthorizationServer):
     def save_token(self, token, request):
         source = request.authorization_code or request.refresh_token
         store_tokens(source.grant, token)
+        if request.refresh_token is not None:
+            TokenRefresh.create(grant=source.grant, at=now())
 
     def handle_error_response(self, request, error):
         if error.redirect_uri:  # an authorization response: back to the client with the error

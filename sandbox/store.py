@@ -345,7 +345,15 @@ class AccessToken(_TokenRow):
         return self.issued_at + self.expires_in
 
 
-TABLES = [Setting, User, Client, Grant, AuthCode, RefreshToken, AccessToken]
+class TokenRefresh(BaseModel):
+    """One successful use of a refresh token at the token endpoint: tests count them per user
+    (a client that refreshes once, not in a loop)."""
+
+    grant = ForeignKeyField(Grant, on_delete="CASCADE")
+    at = FloatField()
+
+
+TABLES = [Setting, User, Client, Grant, AuthCode, RefreshToken, AccessToken, TokenRefresh]
 
 
 def init(path: str) -> None:

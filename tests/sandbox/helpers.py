@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -34,6 +35,25 @@ def imap_oauth(sandbox, email: str, access_token: str) -> IMAPClient:
         client.shutdown()
         raise
     return client
+
+
+def password_user(sandbox, email: str, password: str = "pw") -> str:
+    """A password (Other Provider) user, once Dovecot lets it in: Dovecot looks at its
+    passwd-file at most once a second, so a brand-new user may have to wait a moment."""
+    sandbox.control.create_user(email, password, kind="other")
+
+    def can_log_in():
+        client = imap(sandbox)
+        try:
+            client.login(email, password)
+            client.logout()
+            return True
+        except LoginError:
+            client.shutdown()
+            return False
+
+    wait_for(can_log_in, timeout=5)
+    return email
 
 
 def xoauth2_string(email: str, access_token: str) -> str:

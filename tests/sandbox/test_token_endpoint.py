@@ -161,3 +161,14 @@ def test_testing_mode_refresh_tokens_die_after_seven_days(sandbox):
 
     response = refresh(sandbox, "google", tokens["refresh_token"])
     assert response.status_code == 400 and response.json() == GOOGLE_DEAD
+
+
+def test_refreshes_are_counted_per_user(sandbox):
+    ada, ada_tokens = tokens_for(sandbox, "microsoft")
+    bob, bob_tokens = tokens_for(sandbox, "microsoft", name="bob")
+    first = refresh(sandbox, "microsoft", ada_tokens["refresh_token"])
+    second = refresh(sandbox, "microsoft", first.json()["refresh_token"])
+    assert second.status_code == 200
+    assert refresh(sandbox, "microsoft", ada_tokens["refresh_token"]).status_code == 400  # rotated
+    assert sandbox.control.refresh_count(ada) == 2  # the refused one does not count
+    assert sandbox.control.refresh_count(bob) == 0
