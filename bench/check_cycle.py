@@ -102,7 +102,8 @@ def tether(sandbox, grants, concurrency):
     log = open(FOLDER / "consumer.log", "w")  # noqa: SIM115
     consumer = subprocess.Popen([str(Path(sys.executable).with_name("huey_consumer")), "tasks.huey",
                                  "-k", "thread", "-w", str(concurrency), "-n"],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)))  # this checkout's code
     time.sleep(1.0)  # let the consumer start before the clock runs (it is not part of the cycle)
     start = time.perf_counter()
     for mailbox_id in ids:
