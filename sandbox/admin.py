@@ -215,7 +215,8 @@ def list_faults():
 def set_fault():
     """``{"endpoint": "token", "mode": "unavailable"|"slow"|"timeout", "seconds": N}``, or a
     user's SMTP fault: ``{"endpoint": "smtp", "mode": "drop_after_dot", "user", "count"}`` or
-    ``{"endpoint": "smtp", "mode": "refuse_xoauth2", "user", "at_message"}``."""
+    ``{"endpoint": "smtp", "mode": "refuse_xoauth2", "user", "at_message"}`` or
+    ``{"endpoint": "smtp", "mode": "slow_data", "user", "seconds", "count"}``."""
     data = body()
     if data.get("endpoint") == "smtp":
         fault = set_smtp_fault(data)
@@ -240,6 +241,8 @@ def set_smtp_fault(data: dict) -> dict:
             raise AccountError(f"{user.email} is a password ({user.kind}) user: it does not "
                                "sign in with XOAUTH2")
         return smtp_faults.refuse_xoauth2(user.email, data.get("at_message"))
+    if mode == "slow_data":
+        return smtp_faults.slow_data(user.email, data.get("seconds"), data.get("count", 1))
     raise ValueError(f"mode must be one of {', '.join(smtp_faults.MODES)}")
 
 

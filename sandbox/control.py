@@ -147,6 +147,12 @@ class SandboxControl:
         return self._call("POST", "/faults", {"endpoint": "smtp", "mode": "refuse_xoauth2",
                                               "user": email, "at_message": at_message})
 
+    def slow_data(self, email: str, seconds: float, count: int = 1) -> dict:
+        """The server's answer to the user's next ``count`` messages comes ``seconds`` late
+        (each message is delivered at once)."""
+        return self._call("POST", "/faults", {"endpoint": "smtp", "mode": "slow_data",
+                                              "user": email, "seconds": seconds, "count": count})
+
     def faults(self) -> list[dict]:
         """Active faults: the endpoints' (with ``remaining`` seconds) and the users' SMTP ones."""
         return self._call("GET", "/faults")

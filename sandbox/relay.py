@@ -48,6 +48,7 @@ class Session:
         self.user: str | None = None   # once signed in
         self.oauth = False
         self.token: str | None = None
+        self.answer_delays: deque[float] = deque()  # per message awaiting its answer (slow_data)
 
     def close(self) -> None:
         for writer in (self.client, self.upstream):
@@ -185,7 +186,10 @@ class SubmissionRelay:
         return buffer[end:]
 
     def _message_end(self, session: Session) -> str:
-        return LOST if smtp_faults.message_complete(session.user) else FINAL
+        if smtp_faults.message_complete(session.user):
+            return LOST
+        session.answer_delays.append(smtp_faults.answer_delay(session.user))
+        return FINAL
 
     def _command(self, session: Session, line: bytes) -> bool:
         """Note what the server's answer to this line will mean. False: refuse the session."""
@@ -233,9 +237,16 @@ class SubmissionRelay:
                     start = end + 1
                     continue
                 reply, buffer, start = buffer[:end + 1], buffer[end + 1:], 0
-                if not self._answer(session, reply):
+                delay = self._answer(session, reply)
+                if delay is None:
                     self._lose_answer(session, bytes(out))
                     return
+                if delay:  # slow_data: what came before goes now, this answer later
+                    session.client.write(bytes(out))
+                    out.clear()
+                    log.info("fault: holding the answer to a message from %s for %.1f s",
+                             session.user, delay)
+                    await asyncio.sleep(delay)
                 out += reply
             if out:
                 session.client.write(out)
@@ -244,12 +255,15 @@ class SubmissionRelay:
                 except OSError:
                     return
 
-    def _answer(self, session: Session, reply: bytes) -> bool:
-        """Follow the dialogue from the server's reply. False: lose it and hang up."""
+    def _answer(self, session: Session, reply: bytes) -> float | None:
+        """Follow the dialogue from the server's reply. None: lose it and hang up; else the
+        seconds to hold it (a slow_data fault) before passing it on."""
         meaning = session.awaiting.popleft() if session.awaiting else COMMAND
         code = reply[:3]
         if meaning == LOST:
-            return False
+            return None
+        if meaning == FINAL:
+            return session.answer_delays.popleft() if session.answer_delays else 0.0
         if meaning == DATA and code == b"354":
             session.in_data, session.tail = True, b"\r\n"  # the DATA line's CRLF starts it
         elif meaning == AUTH:
@@ -263,7 +277,7 @@ class SubmissionRelay:
                 session.auth = None
             else:
                 session.auth = None
-        return True
+        return 0.0
 
     # -- the faults -----------------------------------------------------------------------------
 

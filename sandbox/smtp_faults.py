@@ -6,7 +6,9 @@
 - **refuse XOAUTH2 from message N**: once the user has submitted N-1 messages (counted from
   when the fault is set), the next MAIL FROM of one of its OAuth sessions ends the session
   with 421, and the access tokens its sessions signed in with are refused from then on. The
-  refresh token still works. The fault then ends: it happens once.
+  refresh token still works. The fault then ends: it happens once;
+- **slow DATA**: the answer to the user's next ``count`` messages comes ``seconds`` late (the
+  message is delivered at once): a provider that takes its time to accept.
 
 Faults are counted in messages, not time, so they ignore the sandbox clock. One of each per
 user; setting it again replaces it.
@@ -14,11 +16,12 @@ user; setting it again replaces it.
 
 import threading
 
-MODES = ("drop_after_dot", "refuse_xoauth2")
+MODES = ("drop_after_dot", "refuse_xoauth2", "slow_data")
 
 _lock = threading.Lock()
 _drops: dict[str, int] = {}                 # user → messages whose answer is still to be lost
 _refusals: dict[str, dict] = {}             # user → {"at_message", "submitted"}
+_slow: dict[str, dict] = {}                 # user → {"seconds", "count"}
 
 
 def _positive(value, name: str) -> int:
@@ -45,16 +48,32 @@ def refuse_xoauth2(email: str, at_message) -> dict:
     return _refusal_entry(email, _refusals[email])
 
 
+def slow_data(email: str, seconds, count=1) -> dict:
+    """Hold the answer to the user's next ``count`` messages for ``seconds``."""
+    try:
+        delay = float(seconds)
+    except (TypeError, ValueError):
+        delay = -1
+    if not 0 < delay <= 600:
+        raise ValueError("seconds must be a number between 0 and 600")
+    count = _positive(count, "count")
+    with _lock:
+        _slow[email] = {"seconds": delay, "count": count}
+    return _slow_entry(email, _slow[email])
+
+
 def clear() -> None:
     with _lock:
         _drops.clear()
         _refusals.clear()
+        _slow.clear()
 
 
 def active() -> list[dict]:
     with _lock:
         return ([_drop_entry(email, count) for email, count in sorted(_drops.items())]
-                + [_refusal_entry(email, f) for email, f in sorted(_refusals.items())])
+                + [_refusal_entry(email, f) for email, f in sorted(_refusals.items())]
+                + [_slow_entry(email, f) for email, f in sorted(_slow.items())])
 
 
 def _drop_entry(email: str, count: int) -> dict:
@@ -63,6 +82,10 @@ def _drop_entry(email: str, count: int) -> dict:
 
 def _refusal_entry(email: str, fault: dict) -> dict:
     return {"endpoint": "smtp", "mode": "refuse_xoauth2", "user": email, **fault}
+
+
+def _slow_entry(email: str, fault: dict) -> dict:
+    return {"endpoint": "smtp", "mode": "slow_data", "user": email, **fault}
 
 
 # -- what the relay asks ----------------------------------------------------------------------
@@ -96,3 +119,17 @@ def refuse_now(email: str | None) -> bool:
             return False
         del _refusals[email]
         return True
+
+
+def answer_delay(email: str | None) -> float:
+    """Seconds to hold the answer to the message the user's session just completed."""
+    if email is None or not _slow:
+        return 0.0
+    with _lock:
+        fault = _slow.get(email)
+        if fault is None:
+            return 0.0
+        fault["count"] -= 1
+        if fault["count"] <= 0:
+            del _slow[email]
+        return fault["seconds"]

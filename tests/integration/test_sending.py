@@ -315,6 +315,44 @@ def test_a_consumer_started_after_one_was_killed_resumes_its_sending_within_seco
         assert len(mail_of(tether_sandbox, person)) == 1
 
 
+def test_a_send_three_times_slower_than_the_lease_is_not_taken_over_and_arrives_once(
+        accounts, tether_sandbox, request, monkeypatch):
+    """A 2 s lease and a server that answers the DATA after 6 s: the heartbeat keeps the
+    mailbox's lease, so passes that other consumers start meanwhile find it taken."""
+    monkeypatch.setenv("TETHER_LEASE_SECONDS", "2")  # for the consumers started below
+    from tasks.sending import send_mailbox, sweep_outbox_now
+
+    accounts.sign_up()
+    owner = User.get()
+    set_now(MONDAY.replace(hour=10))
+    box = sandbox_mailbox(tether_sandbox, "google")
+    (ada,) = recipients(tether_sandbox, "ada@client.test")
+    running(owner, box, contacts=[ada], steps=[("Hello {{first_name}}", "One", 0)])
+    tether_sandbox.control.slow_data(box.email, seconds=6)
+    request.getfixturevalue("worker")
+    request.getfixturevalue("second_worker")
+    send_mailbox(box.id)
+    row = wait_for(lambda: OutboxEmail.get_or_none(OutboxEmail.phase == "transmitting"),
+                   "the slow send under way")
+    first = OutboxSender.get_by_id(box.id).lease_until
+    renewals = set()
+
+    def renewed_past_the_first_lease():
+        renewals.add(OutboxSender.get_by_id(box.id).lease_until)
+        return len(renewals) >= 3 and max(renewals) > first + timedelta(seconds=2)
+
+    wait_for(renewed_past_the_first_lease, "the heartbeat to keep the lease past its length")
+    for _ in range(3):  # other passes, while the first is still waiting for its answer
+        send_mailbox(box.id)
+        sweep_outbox_now()
+    wait_for(lambda: statuses() == [SENT], "the slow email sent", deadline=30)
+    assert OutboxEmail.get_by_id(row.id).attempts == 1
+    assert len(mail_of(tether_sandbox, ada)) == 1
+    assert log_of(row.sequence_id, "email_requeued") == log_of(row.sequence_id, "email_unknown") == []
+    (sent,) = log_of(row.sequence_id, "email_sent")
+    assert "found in the Sent folder" not in sent  # its own sender saw the 250: no takeover
+
+
 # ---- Two consumers, one mailbox ------------------------------------------------------------------
 
 def test_a_second_consumer_on_the_same_queue_doubles_nothing(

@@ -237,3 +237,31 @@ def test_the_control_page_sets_an_smtp_fault(sandbox, people):
     assert response.status_code == 302
     assert sandbox.control.faults() == [
         {"endpoint": "smtp", "mode": "drop_after_dot", "user": carol, "count": 3}]
+
+
+# ---- slow DATA ------------------------------------------------------------------------------
+
+def test_a_slow_answer_comes_late_the_message_arrives_at_once_and_the_next_is_answered_promptly(
+        sandbox, people):
+    import time
+
+    carol, dan = people
+    sandbox.control.slow_data(carol, seconds=1.5)
+    smtp = password_smtp(sandbox, carol)
+    started = time.monotonic()
+    smtp.send_message(message(carol, dan, "Slow answer"))
+    assert time.monotonic() - started >= 1.5
+    wait_for(lambda: subjects(sandbox, dan) == ["Slow answer"])
+    started = time.monotonic()
+    smtp.send_message(message(carol, dan, "Prompt answer"))  # the fault was for one message
+    assert time.monotonic() - started < 1.5
+    smtp.quit()
+    assert sandbox.control.faults() == []
+
+
+def test_a_slow_data_fault_needs_a_sensible_delay(sandbox, people):
+    carol, _ = people
+    for seconds in (0, -1, "soon", 601):
+        with pytest.raises(SandboxError):
+            sandbox.control.slow_data(carol, seconds=seconds)
+    assert sandbox.control.faults() == []
