@@ -152,3 +152,19 @@ def test_joining_a_team_refuses_a_spoofing_name(app, client, sequence):
                                            "password": "teammate-pass-1"}, page=path)
     assert response.status_code == 422 and "text-direction characters" in response.get_data(as_text=True)
     assert not User.select().where(User.email == "mia@acme.test").exists()
+
+
+@pytest.mark.parametrize("field,value", [("imap_port", "²"), ("smtp_port", "٣"), ("imap_port", HUGE),
+                                         ("username", "pat\x85x"), ("email", "p" * 250 + "@x.test"),
+                                         ("password", "pw\nEHLO evil"), ("imap_host", "h" * 254)])
+def test_other_provider_settings_that_cannot_be_used_are_refused_in_words(client, sequence, field, value):
+    from models.mailboxes import Mailbox
+
+    before = Mailbox.select().count()
+    form = {"email": "pat@example.com", "imap_host": "imap.example.com", "imap_port": "993",
+            "imap_security": "ssl", "smtp_host": "smtp.example.com", "smtp_port": "587",
+            "smtp_security": "starttls", "username": "", "password": "pw-123456", field: value}
+    for path in ("/settings/email-accounts/other/new", "/settings/email-accounts/other/test"):
+        response = post_form(client, path, form, page="/settings/email-accounts/other/new")
+        assert response.status_code == 422, (path, response.status_code)
+    assert Mailbox.select().count() == before

@@ -15,6 +15,7 @@ from models import check_history, connections, expiry
 from models.health import recent_history
 from models.mailboxes import DISABLED, Mailbox, limit_problems, set_sending_limit
 from models.sequences import Sequence
+from models.text import has_control_chars
 from views import oauth as oauth_views
 from views.common import can_manage, providers, render, team_object_or_404
 from views.inputs import whole_number
@@ -95,26 +96,33 @@ def _parse_other(form, *, mailbox: Mailbox | None = None):
     errors, allow_loopback = {}, current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"]
     email = mailbox.email if mailbox else (form.get("email") or "").strip().lower()
     if not mailbox and (email.count("@") != 1 or "." not in email.split("@")[-1]
-                        or any(c in email for c in " \r\n\t<>,;")):
+                        or any(c in email for c in " \r\n\t<>,;") or len(email) > 254
+                        or has_control_chars(email)):
         errors["email"] = "Enter the mailbox's email address, like alex@example.com."
     values = {"email": email, "username": (form.get("username") or "").strip() or email}
     for side in ("imap", "smtp"):
         host = (form.get(f"{side}_host") or "").strip().lower()
         values[f"{side}_host"] = host
-        if not host or any(c in host for c in " /\r\n\t@"):
+        if not host or any(c in host for c in " /\r\n\t@") or len(host) > 253:
             errors[f"{side}_host"] = "Enter the server's host name, like mail.example.com."
         port = (form.get(f"{side}_port") or "").strip()
-        values[f"{side}_port"] = int(port) if port.isdigit() else port
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
+        number = whole_number(port, 1, 65535)
+        values[f"{side}_port"] = number if number is not None else port[:10]
+        if number is None:
             errors[f"{side}_port"] = "Enter a port number between 1 and 65535."
         security = form.get(f"{side}_security", "")
         values[f"{side}_security"] = security
         if security not in ("ssl", "starttls", "none") or (security == "none" and not allow_loopback):
             errors[f"{side}_security"] = "Choose SSL/TLS or STARTTLS."
-    if any(c in values["username"] for c in "\r\n"):
-        errors["username"] = "The username cannot contain line breaks."
+    if has_control_chars(values["username"]) or len(values["username"]) > 254:
+        errors["username"] = "The username must be one line of at most 254 characters."
     password = form.get("password") or ""
-    if not password and mailbox is None:
+    if len(password) > 1024 or any(c in password for c in "\r\n\0"):
+        errors["password"] = "That password cannot be sent to a mail server (too long, or a line break)."
+        password = ""
+    if "password" in errors:
+        pass
+    elif not password and mailbox is None:
         errors["password"] = "Enter the mailbox's password (or app password)."
     elif not password:  # the stored one, but only for the servers it was saved for
         password, why_not = connections.stored_password(mailbox, values)
