@@ -82,7 +82,7 @@ class Sandbox:
         return text
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
         for sock in sockets:
@@ -95,7 +95,7 @@ def _free_ports(count: int) -> list[int]:
 
 def start_sandbox(folder: Path, tether_url: str = "http://127.0.0.1:5000") -> Sandbox:
     """Run ``python -m sandbox`` on free ports and wait (with a deadline) until it answers."""
-    port, imap_port, smtp_port = _free_ports(3)
+    port, imap_port, smtp_port = free_ports(3)
     config_out = folder / "sandbox.json"
     command = [sys.executable, "-m", "sandbox", "--port", str(port),
                "--imap-port", str(imap_port), "--smtp-port", str(smtp_port),

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import chromium, page  # noqa: F401 — Chromium for the journey
+from tests.sandbox_fixtures import free_ports
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,17 +27,6 @@ START_DEADLINE = 180.0  # first start of a clean checkout installs nothing here,
 SUITE_ONLY = ("DATABASE_URL", "REDIS_URL", "HUEY_SQLITE_PATH", "TETHER_ENV", "TETHER_CLOCK_FILE",
               "TETHER_SANDBOX_CONFIG", "TETHER_INSTANCE_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
               "BASE_URL", "PORT")
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Product:
