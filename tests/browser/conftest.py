@@ -1,4 +1,4 @@
-"""Real Chromium (Debian's, driven by Playwright) against Tether served on a free port."""
+"""Tether served on a free port for Chromium (the browser itself: tests/chromium_fixtures.py)."""
 
 import os
 import shutil
@@ -9,11 +9,7 @@ from werkzeug.serving import make_server
 
 from mail.providers import Catalog
 from models import notices
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "screenshots")
+from tests.chromium_fixtures import screenshot  # noqa: F401 — the browser tests import it from here
 
 
 @pytest.fixture(scope="session")
@@ -23,30 +19,6 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(page, name):
-    """Keep a picture of what the user saw, for a person to look at (tests/screenshots/)."""
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import chromium, page  # noqa: F401 — Chromium for the journey
 from tests.sandbox_fixtures import free_ports
 from tests.support import wait_for
 

@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import expect
 
 from sandbox.control import SandboxControl, sign_in_and_consent
-from tests.browser.conftest import screenshot
+from tests.chromium_fixtures import screenshot
 from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
