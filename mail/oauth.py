@@ -128,8 +128,8 @@ def exchange_code(provider: Provider, *, code: str, redirect_uri: str, code_veri
 
 
 def refresh(provider: Provider, refresh_token: str) -> Tokens:
-    # The client holds the grant it refreshes (an empty one is sent as no token at all, which
-    # the provider refuses, as before, rather than Authlib failing on an absent token).
+    # The client holds the grant it refreshes. Authlib leaves an empty token out of the form
+    # (the provider then refuses the request) instead of failing on a client without a token.
     client = _client(provider, token={"refresh_token": refresh_token})
     token = _over_the_network(lambda: client.refresh_token(provider.token_url,
                                                            headers=dict(_TOKEN_HEADERS)))
