@@ -1,8 +1,9 @@
 """OAuth with a provider: the consent URL (PKCE S256), code exchange, ID token checks,
 refresh and revocation. Token endpoint failures come back classified (mail.failures).
 
-One HTTP client (requests) with pooled connections; Authlib builds the authorization URL and
-the PKCE challenge, joserfc verifies ID tokens against the provider's keys.
+Authlib's OAuth 2 client builds every request to the provider (consent URL, PKCE, token and
+revocation POSTs, client authentication); its connections come from one pooled requests
+session. joserfc verifies ID tokens against the provider's keys.
 """
 
 import threading
@@ -20,6 +21,8 @@ from mail.failures import Failure, Kind, MailError, from_network_error, from_tok
 from mail.providers import Provider
 
 TIMEOUT = 15
+# The one HTTP transport to providers. A health-check cycle refreshes thousands of tokens:
+# every call's client borrows these adapters, so connections are pooled and reused.
 _http = requests.Session()
 _http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
 _http.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
@@ -42,48 +45,98 @@ def new_code_verifier() -> str:
     return generate_token(64)
 
 
-def authorization_url(provider: Provider, *, redirect_uri: str, state: str, code_verifier: str,
-                      nonce: str, login_hint: str = "") -> str:
-    """The provider's consent URL for this attempt."""
-    session = OAuth2Session(provider.client_id, scope=provider.scope, redirect_uri=redirect_uri,
-                            code_challenge_method="S256")
-    extra = dict(provider.auth_params)
-    if login_hint:
-        extra["login_hint"] = login_hint
-    url, _ = session.create_authorization_url(provider.authorize_url, state=state,
-                                              code_verifier=code_verifier, nonce=nonce, **extra)
-    return url
+def _client(provider: Provider, **options) -> OAuth2Session:
+    """Authlib's client for one call, on the shared connection pool.
+
+    One per call rather than one per provider: the session keeps the token it last received
+    and `refresh_token()` returns that attribute, so a session shared by the check threads
+    could hand one mailbox the tokens of another. Building one is cheap next to the round
+    trip; the costly part, the connections, lives in `_http`'s adapters, which it borrows.
+    Never close it (`with`, `.close()`): that would close the shared adapters.
+    """
+    client = OAuth2Session(provider.client_id, provider.client_secret,
+                           # Google and Microsoft both take the credentials in the form.
+                           token_endpoint_auth_method="client_secret_post",
+                           revocation_endpoint_auth_method="client_secret_post",
+                           default_timeout=TIMEOUT, **options)
+    for prefix, adapter in _http.adapters.items():
+        client.mount(prefix, adapter)
+    client.register_compliance_hook("access_token_response", _token_or_failure)
+    client.register_compliance_hook("refresh_token_response", _token_or_failure)
+    return client
 
 
-def _post_token(provider: Provider, data: dict) -> Tokens:
-    data = {**data, "client_id": provider.client_id, "client_secret": provider.client_secret}
+def _token_or_failure(response: requests.Response) -> requests.Response:
+    """Authlib's compliance hook, run on the token endpoint's answer before Authlib parses it.
+
+    Anything but a token is classified here from the whole answer: Authlib's own error keeps
+    only `error` and its description (Microsoft's `error_codes` and Google's `error_subtype`
+    would be lost), and it turns a 5xx into requests' HTTPError before looking at the body.
+    """
     try:
-        response = _http.post(provider.token_url, data=data, timeout=TIMEOUT,
-                              headers={"Accept": "application/json"})
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body \
+            or "error" in body:
+        raise MailError(from_token_response(response.status_code, body))
+    return response
+
+
+def _over_the_network(call):
+    """Run a token request; time-outs and connection trouble are transient failures."""
+    try:
+        return call()
     except requests.Timeout as e:
         raise MailError(Failure(Kind.TRANSIENT, "timeout", "The provider did not answer in "
                                 "time; Tether will retry.", "token endpoint")) from e
     except requests.RequestException as e:
         cause = e.__context__ if isinstance(e.__context__, OSError) else e
         raise MailError(from_network_error(cause, "token endpoint")) from e
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-        raise MailError(from_token_response(response.status_code, body))
-    return Tokens(access_token=body["access_token"], refresh_token=body.get("refresh_token"),
-                  expires_in=int(body.get("expires_in") or 3600), scope=body.get("scope", ""),
-                  id_token=body.get("id_token"))
+
+
+def _tokens(token: dict, *, refresh_token: str | None) -> Tokens:
+    return Tokens(access_token=token["access_token"], refresh_token=refresh_token,
+                  expires_in=int(token.get("expires_in") or 3600), scope=token.get("scope") or "",
+                  id_token=token.get("id_token"))
+
+
+def authorization_url(provider: Provider, *, redirect_uri: str, state: str, code_verifier: str,
+                      nonce: str, login_hint: str = "") -> str:
+    """The provider's consent URL for this attempt."""
+    client = _client(provider, scope=provider.scope, redirect_uri=redirect_uri,
+                     code_challenge_method="S256")
+    extra = dict(provider.auth_params)
+    if login_hint:
+        extra["login_hint"] = login_hint
+    url, _ = client.create_authorization_url(provider.authorize_url, state=state,
+                                             code_verifier=code_verifier, nonce=nonce, **extra)
+    return url
+
+
+# Authlib's default asks for "…;charset=UTF-8"; requests' own form header is what providers
+# document and what Tether has always sent.
+_TOKEN_HEADERS = {"Accept": "application/json"}
 
 
 def exchange_code(provider: Provider, *, code: str, redirect_uri: str, code_verifier: str) -> Tokens:
-    return _post_token(provider, {"grant_type": "authorization_code", "code": code,
-                                  "redirect_uri": redirect_uri, "code_verifier": code_verifier})
+    client = _client(provider, redirect_uri=redirect_uri)
+    token = _over_the_network(lambda: client.fetch_token(
+        provider.token_url, grant_type="authorization_code", code=code,
+        code_verifier=code_verifier, headers=dict(_TOKEN_HEADERS)))
+    return _tokens(token, refresh_token=token.get("refresh_token"))
 
 
 def refresh(provider: Provider, refresh_token: str) -> Tokens:
-    return _post_token(provider, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+    # The client holds the grant it refreshes. Authlib leaves an empty token out of the form
+    # (the provider then refuses the request) instead of failing on a client without a token.
+    client = _client(provider, token={"refresh_token": refresh_token})
+    token = _over_the_network(lambda: client.refresh_token(provider.token_url,
+                                                           headers=dict(_TOKEN_HEADERS)))
+    # Authlib fills in the old refresh token when the answer has none; Tether's callers want
+    # to know whether the provider rotated it (Microsoft) or kept it (Google).
+    kept = token.get("refresh_token") in (None, refresh_token)
+    return _tokens(token, refresh_token=None if kept else token["refresh_token"])
 
 
 def revoke(provider: Provider, token: str) -> bool:
@@ -91,9 +144,7 @@ def revoke(provider: Provider, token: str) -> bool:
     if not provider.revoke_url or not token:
         return False
     try:
-        response = _http.post(provider.revoke_url, data={
-            "token": token, "client_id": provider.client_id,
-            "client_secret": provider.client_secret}, timeout=TIMEOUT)
+        response = _client(provider).revoke_token(provider.revoke_url, token=token)
     except requests.RequestException:
         return False
     return response.status_code == 200

@@ -135,3 +135,118 @@ def test_microsoft_issuer_is_checked_against_the_tenant_template():
     assert not provider.issuer_ok("https://evil.example/v2.0", {"tid": tid})
     assert provider.mailbox_address({"preferred_username": "Alex@Contoso.com"}) == "alex@contoso.com"
     assert google("g", "s").mailbox_address({"email": "a@b.c", "email_verified": False}) == ""
+
+
+# --- What reaches the classification: the whole answer, through Authlib's client -------------
+
+def ms_error(code, error="invalid_grant", text="The grant is no longer valid."):
+    """Microsoft's body, with a description that carries no AADSTS text (Microsoft's wording
+    changes; its codes are what Tether branches on)."""
+    return {"error": error, "error_description": text, "error_codes": [code],
+            "timestamp": "2026-11-28 09:00:00Z", "trace_id": "t", "correlation_id": "c"}
+
+
+class Page(Recorder):
+    """Answers with a raw body, as a gateway or load balancer in front of the provider does."""
+
+    def send(self, request, **kwargs):
+        self.sent.append(request)
+        response = requests.Response()
+        response.status_code, response._content, response.request = self.status, self.body, request
+        response.headers["Content-Type"] = "text/html"
+        return response
+
+
+@pytest.mark.parametrize(("status", "code", "kind", "words"), [
+    (400, 700082, Kind.RECONNECT, "long time without use"),
+    (400, 50173, Kind.RECONNECT, "password was changed"),
+    (400, 70043, Kind.RECONNECT, "sign-in frequency"),
+    (401, 7000222, Kind.APP, "client secret has expired"),
+    (400, 50033, Kind.TRANSIENT, "temporarily unavailable"),
+])
+def test_a_microsoft_refresh_error_without_aadsts_text_is_classified_by_its_error_codes(
+        provider_answers, status, code, kind, words):
+    error = "invalid_client" if kind is Kind.APP else "invalid_grant"
+    provider_answers(status, ms_error(code, error))
+    with pytest.raises(MailError) as raised:
+        oauth.refresh(microsoft("ms-client", "ms-secret"), "M.R3.old")
+    failure = raised.value.failure
+    assert failure.kind is kind and failure.code == f"{error}/{code}"
+    assert words in failure.cause and failure.where == "token endpoint"
+
+
+def test_a_microsoft_code_exchange_error_keeps_its_error_codes(provider_answers):
+    provider_answers(400, ms_error(54005, text="The code was already redeemed."))
+    with pytest.raises(MailError) as raised:
+        oauth.exchange_code(microsoft("ms-client", "s"), code="0.A", redirect_uri=REDIRECT,
+                            code_verifier="V" * 64)
+    assert raised.value.failure.kind is Kind.RECONNECT
+    assert raised.value.failure.code == "invalid_grant/54005"
+
+
+def test_googles_error_subtype_reaches_the_classification(provider_answers):
+    provider_answers(400, {"error": "invalid_grant", "error_description": "reauth related error",
+                           "error_subtype": "invalid_rapt"})
+    with pytest.raises(MailError) as raised:
+        oauth.refresh(google("gid", "s"), "1//r")
+    assert raised.value.failure.kind is Kind.RECONNECT
+    assert raised.value.failure.code == "invalid_grant/invalid_rapt"
+
+
+@pytest.mark.parametrize(("status", "page", "code"), [
+    (502, b"<html><body>Bad Gateway</body></html>", "HTTP 502"), (503, b"", "HTTP 503"),
+    (429, b"<html>Too Many Requests</html>", "HTTP 429"),
+    (500, b'{"error": "server_error"}', "server_error"),
+])
+@pytest.mark.parametrize("call", ["refresh", "exchange_code"])
+def test_an_outage_page_is_a_transient_failure_not_an_http_error(monkeypatch, status, page, code,
+                                                                 call):
+    session = requests.Session()
+    session.mount("https://", Page(status, page))
+    monkeypatch.setattr(oauth, "_http", session)
+    provider = google("gid", "s")
+    with pytest.raises(MailError) as raised:
+        if call == "refresh":
+            oauth.refresh(provider, "1//r")
+        else:
+            oauth.exchange_code(provider, code="4/c", redirect_uri=REDIRECT, code_verifier="V" * 64)
+    # Classified as the provider's answer, not as a network error raised by raise_for_status.
+    assert raised.value.failure.kind is Kind.TRANSIENT and raised.value.failure.code == code
+    assert "provider" in raised.value.failure.cause
+
+
+@pytest.mark.parametrize("body", [{}, {"token_type": "Bearer"}, ["access_token"],
+                                  {"access_token": "ya29.x", "error": "server_error"}])
+def test_a_200_that_holds_no_token_is_never_taken_for_one(provider_answers, body):
+    provider_answers(200, body)
+    with pytest.raises(MailError) as raised:
+        oauth.refresh(google("gid", "s"), "1//r")
+    assert raised.value.failure.kind is Kind.TRANSIENT
+
+
+def test_microsoft_answering_with_the_same_refresh_token_counts_as_kept(provider_answers):
+    provider_answers(200, {"access_token": "eyJ.new", "refresh_token": "M.R3.same", "expires_in": 3600})
+    tokens = oauth.refresh(microsoft("ms-client", "s"), "M.R3.same")
+    assert tokens.refresh_token is None and tokens.access_token == "eyJ.new"
+    assert tokens.scope == "" and tokens.id_token is None
+
+
+def test_google_revoke_request(provider_answers):
+    recorder = provider_answers(200, {})
+    assert oauth.revoke(google("gid", "gsecret"), "1//r") is True
+    sent = recorder.sent[0]
+    assert sent.method == "POST" and sent.url == "https://oauth2.googleapis.com/revoke"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert {k: v[0] for k, v in parse_qs(sent.body).items()} == {
+        "token": "1//r", "client_id": "gid", "client_secret": "gsecret"}
+
+
+def test_a_revoke_google_refuses_is_reported_as_not_done(provider_answers):
+    provider_answers(400, {"error": "invalid_token", "error_description": "Token expired or revoked"})
+    assert oauth.revoke(google("gid", "s"), "1//r") is False
+
+
+def test_microsoft_has_no_revocation_endpoint_so_nothing_is_sent(provider_answers):
+    recorder = provider_answers(200, {})
+    assert oauth.revoke(microsoft("ms-client", "s"), "M.R3") is False
+    assert recorder.sent == []
