@@ -1,7 +1,9 @@
 """Tether's configuration: environment (and an optional .env) over safe defaults.
 
 Both processes read it — the web app through create_app() and the Huey worker through
-tasks/ — so it must not import Flask or the models.
+tasks.start() — so it must not import Flask or the models. read() only reads, so an import
+may call it; load(), for a process that is starting, also makes the instance folder and the
+secrets development keeps there.
 """
 
 import os
