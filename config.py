@@ -1,7 +1,9 @@
 """Tether's configuration: environment (and an optional .env) over safe defaults.
 
 Both processes read it — the web app through create_app() and the Huey worker through
-tasks/ — so it must not import Flask or the models.
+tasks.start() — so it must not import Flask or the models. read() only reads, so an import
+may call it; load(), for a process that is starting, also makes the instance folder and the
+secrets development keeps there.
 """
 
 import os
@@ -19,13 +21,16 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe; Tether refuses to start rather than run insecurely."""
 
 
-def _instance_dir(production: bool) -> Path:
+def _instance_path() -> Path:
+    return Path(os.environ.get("TETHER_INSTANCE_DIR", ROOT / "instance"))
+
+
+def _instance_dir(path: Path, production: bool) -> Path:
     """The instance folder, created (or closed, if an older install left it open) so that only
     this account lists it: 0700. The demo's stays passable by others (0711, still not
     listable) because the sandbox keeps its runtime folder inside it and, run as root, its
     Dovecot reaches that folder as Debian's unprivileged users."""
     mode = 0o700 if production else 0o711
-    path = Path(os.environ.get("TETHER_INSTANCE_DIR", ROOT / "instance"))
     if not path.exists():
         path.mkdir(mode=mode, parents=True, exist_ok=True)
     elif _is_ours(path):
@@ -90,12 +95,15 @@ def _kept_secret(instance: Path, name: str, make) -> str:
     return path.read_text().strip()
 
 
-def load(overrides: dict | None = None) -> dict:
-    """Build the settings dict. Overrides (tests) win over the environment."""
+def read(overrides: dict | None = None) -> dict:
+    """The settings as the environment (and .env) give them, over the defaults; overrides
+    (tests) win. It creates nothing, generates no secret and refuses nothing, so importing a
+    module may call it (tasks/ builds its queue from it). A process that is starting calls
+    load() instead."""
     load_dotenv(ROOT / ".env", override=False)
     env = os.environ
     mode = env.get("TETHER_ENV", "production" if env.get("BASE_URL", "").startswith("https") else "development")
-    instance = _instance_dir(production=mode == "production")
+    instance = _instance_path()
     cfg = {
         "ENV": mode,
         "INSTANCE_DIR": str(instance),
@@ -137,16 +145,26 @@ def load(overrides: dict | None = None) -> dict:
         "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
     }
     cfg.update(overrides or {})
+    if cfg["ENV"] != "production" and "TETHER_ALLOW_LOOPBACK_MAIL_HOSTS" not in env \
+            and "ALLOW_LOOPBACK_MAIL_HOSTS" not in (overrides or {}):
+        cfg["ALLOW_LOOPBACK_MAIL_HOSTS"] = True  # the sandbox's mail servers are on 127.0.0.1
+    return cfg
 
-    if cfg["ENV"] == "production":
+
+def load(overrides: dict | None = None) -> dict:
+    """The settings a process starts with (create_app, the worker's start-up): read(), then
+    the instance folder made and closed, production's refusals, and the secrets the demo
+    and development generate once and keep. ConfigError when a setting is unsafe."""
+    cfg = read(overrides)
+    production = cfg["ENV"] == "production"
+    instance = _instance_dir(Path(cfg["INSTANCE_DIR"]), production=production)
+    if production:
         if not cfg["SECRET_KEY"] or cfg["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY must be set to a long random value in production.")
         if not cfg["TETHER_ENCRYPTION_KEYS"]:
             raise ConfigError("TETHER_ENCRYPTION_KEYS must be set in production "
                               "(see README: Configuration).")
     else:
-        if "TETHER_ALLOW_LOOPBACK_MAIL_HOSTS" not in env and "ALLOW_LOOPBACK_MAIL_HOSTS" not in (overrides or {}):
-            cfg["ALLOW_LOOPBACK_MAIL_HOSTS"] = True  # the sandbox's mail servers are on 127.0.0.1
         # The demo and development keep generated secrets under instance/ so restarts
         # keep sessions and stored credentials readable.
         if not cfg["SECRET_KEY"]:

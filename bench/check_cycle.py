@@ -100,7 +100,7 @@ def tether(sandbox, grants, concurrency):
         ids = [m.id for m in Mailbox.select(Mailbox.id)]
     huey.flush()
     log = open(FOLDER / "consumer.log", "w")  # noqa: SIM115
-    consumer = subprocess.Popen([str(Path(sys.executable).with_name("huey_consumer")), "tasks.huey",
+    consumer = subprocess.Popen([str(Path(sys.executable).with_name("huey_consumer")), "tasks.worker.huey",
                                  "-k", "thread", "-w", str(concurrency), "-n"],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)))  # this checkout's code

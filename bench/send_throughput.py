@@ -90,7 +90,7 @@ class Tether:
         huey.flush()
         self.log = open(FOLDER / "consumer.log", "w")  # noqa: SIM115
         self.consumer = subprocess.Popen(
-            [str(Path(sys.executable).with_name("huey_consumer")), "tasks.huey", "-k", "thread",
+            [str(Path(sys.executable).with_name("huey_consumer")), "tasks.worker.huey", "-k", "thread",
              "-w", "2", "-n"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)))  # this checkout's code
         time.sleep(1.0)  # let the consumer start (it is not part of sending)

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import threading
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -15,9 +16,20 @@ from models.base import Timestamped
 ROLES = ("owner", "admin", "member")
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
-# Verifying against this when the address is unknown keeps a failed login's timing the same,
-# so the response never tells whether an account exists.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_dummy: str | None = None
+_dummy_lock = threading.Lock()
+
+
+def _dummy_hash() -> str:
+    """What a login for an unknown address is verified against, so that a failed login
+    takes as long either way and never tells whether an account exists. Made once, on first
+    use (a hash costs as much as a login), not by every process that imports the models."""
+    global _dummy
+    if _dummy is None:
+        with _dummy_lock:
+            if _dummy is None:
+                _dummy = _hasher.hash("not-a-real-password")
+    return _dummy
 
 
 def hash_password(password: str) -> str:
@@ -116,10 +128,13 @@ class User(UserMixin, Timestamped):
     @classmethod
     def authenticate(cls, email: str, password: str):
         """The active user with these credentials, or None (same cost either way)."""
+        # Made before the look-up, so even a process's first login costs the same whether
+        # the address exists or not.
+        dummy = _dummy_hash()
         user = cls.get_or_none(cls.email == normalize_email(email))
         if user is None:
             try:
-                _hasher.verify(_DUMMY_HASH, password or "")
+                _hasher.verify(dummy, password or "")
             except VerifyMismatchError:
                 pass
             return None

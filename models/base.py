@@ -1,5 +1,7 @@
 """The database: one proxy bound at start-up, a base model, and the migrations runner."""
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
@@ -21,6 +23,23 @@ class BaseModel(Model):
 
 class Timestamped(BaseModel):
     created_at = DateTimeField(default=clock.now)
+
+
+def all_models() -> list[type[BaseModel]]:
+    """Every model with a table, from every module of the models package, by table name:
+    BaseModel's subclasses but for the bases above (tables of their own they have none)."""
+    import models
+
+    for module in pkgutil.iter_modules(models.__path__):
+        if not module.ispkg:  # the migrations package holds no models
+            importlib.import_module(f"models.{module.name}")
+    found, todo = set(), list(BaseModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if model is not Timestamped and model._meta.database is db:
+            found.add(model)
+    return sorted(found, key=lambda model: model._meta.table_name)
 
 
 def init_db(url: str):

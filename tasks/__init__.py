@@ -2,52 +2,95 @@
 
 SqliteHuey by default (one machine, no servers); RedisHuey when REDIS_URL is set, so any number
 of consumers on any number of machines can share the queue. Start a consumer with
-`huey_consumer tasks.huey -k thread -w 4`. Tasks take ids, never objects or secrets.
+`huey_consumer tasks.worker.huey -k thread -w 4` (tasks/worker.py runs start() first). The web
+app imports this module only to enqueue, so importing it connects to nothing and writes
+nothing. Tasks take ids, never objects or secrets.
 """
 
 import functools
+import logging
 import os
+import threading
 
 from huey import RedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
 
 import clock
 import config
 from models.base import db, init_db
 from models.crypto import open_vault
 
-settings = config.load()
+log = logging.getLogger(__name__)
+
+# What the tasks read: the environment's settings. start() adds what loading makes (the
+# secrets development generates), which no task reads from here.
+settings = config.read()
+_start_lock = threading.Lock()
+_started = False
 
 
-def _refuse_missing_keys():
-    """The worker, like the web app, refuses to start without a key the database still
-    needs. Huey logs and ignores errors raised in on_startup hooks, so this runs while the
-    consumer imports this module: the error ends it, with the reason. In the web app the
-    database is bound already and create_app has checked."""
-    if db.obj is None:
-        init_db(settings["DATABASE_URL"])
-        open_vault(settings["TETHER_ENCRYPTION_KEYS"])
+def start() -> dict:
+    """The worker's start-up, once per process: the settings loaded (which creates the
+    instance folder and, in development, its secrets), the clock, the database, and the
+    encryption keys checked against the database — ConfigError when a key the database
+    still uses is missing. In the web app create_app has bound the database and checked."""
+    global _started
+    with _start_lock:
+        if not _started:
+            loaded = config.load()
+            clock.configure(loaded["TETHER_CLOCK_FILE"])
+            if db.obj is None:
+                init_db(loaded["DATABASE_URL"])
+                open_vault(loaded["TETHER_ENCRYPTION_KEYS"])
+            settings.update(loaded)
+            _started = True
+    return settings
 
 
-_refuse_missing_keys()
+class _PrivateSqliteStorage(SqliteStorage):
+    """Huey's SQLite storage, its file created readable by this account only (queued task
+    arguments are private too) and its tables made at the first connection, not when the
+    Huey instance is built at import."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, create_tables=False, **kwargs)
+        self._tables_made = False
+
+    def _create_connection(self):
+        if not self._tables_made:
+            config.private_file(self.filename)
+        conn = super()._create_connection()
+        if not self._tables_made:  # Huey's own schema, in Huey's own way: one transaction
+            conn.execute(self.begin_sql)
+            for sql in self.ddl:
+                conn.execute(sql)
+            conn.execute("commit")
+            self._tables_made = True
+        return conn
 
 
 def _build_huey():
     immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
     if settings["REDIS_URL"]:
         return RedisHuey("tether", url=settings["REDIS_URL"], immediate=immediate)
-    config.private_file(settings["HUEY_SQLITE_PATH"])  # queued task arguments are private too
-    return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate)
+    return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate,
+                      storage_class=_PrivateSqliteStorage)
 
 
 huey = _build_huey()
 
 
 @huey.on_startup()
-def _bind_database():
-    """Each consumer binds the models to the configured database once."""
-    clock.configure(settings["TETHER_CLOCK_FILE"])
-    if db.obj is None:
-        init_db(settings["DATABASE_URL"])
+def _start_in_consumer():
+    """Each worker runs this before its first task (it is the first hook registered). After
+    tasks.worker it finds start() done; a consumer started as `huey_consumer tasks.huey`
+    starts here. Huey logs and ignores an exception raised in a hook, so a refusal ends the
+    process itself: a worker must not run tasks with a key missing."""
+    try:
+        start()
+    except Exception as e:  # whatever stops start-up stops the worker
+        log.critical("Tether's worker refuses to start: %s", e)
+        os._exit(1)
 
 
 def with_db(fn):
@@ -55,8 +98,8 @@ def with_db(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if db.obj is None:  # immediate mode or a task run in-process
-            _bind_database()
+        if db.obj is None:  # a task run in-process before anything bound the database
+            start()
         with db.connection_context():
             return fn(*args, **kwargs)
 

@@ -116,7 +116,7 @@ def _start_consumer(name, periodic=False):
     root = Path(__file__).resolve().parent.parent
     consumer = Path(sys.executable).with_name("huey_consumer")
     log = open(os.path.join(_tmp, f"{name}.log"), "w")  # noqa: SIM115 — closed by _stop
-    command = [str(consumer), "tasks.huey", "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
+    command = [str(consumer), "tasks.worker.huey", "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
     # This checkout's code, whatever checkout the virtualenv's editable install points at.
     env = dict(os.environ, PYTHONPATH=str(root))
     proc = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)

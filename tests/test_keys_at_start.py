@@ -56,7 +56,7 @@ def test_the_worker_refuses_to_start_when_a_key_in_use_is_missing(accounts, app)
     consumer = Path(sys.executable).with_name("huey_consumer")
     # PYTHONPATH: this checkout's tasks package, whatever the virtualenv was installed from.
     env = {**os.environ, "TETHER_ENCRYPTION_KEYS": _new_key(), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([str(consumer), "tasks.huey", "-k", "thread", "-w", "1", "-n"],
+    proc = subprocess.Popen([str(consumer), "tasks.worker.huey", "-k", "thread", "-w", "1", "-n"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         output, _ = proc.communicate(timeout=30)  # it exits by itself, at once
