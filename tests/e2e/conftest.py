@@ -92,7 +92,8 @@ def product():
     env = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY}
     env.update(PORT=str(port), TETHER_INSTANCE_DIR=str(instance), SANDBOX_PORT=str(sandbox_port),
                SANDBOX_IMAP_PORT=str(imap_port), SANDBOX_SMTP_PORT=str(smtp_port),
-               TETHER_CHECK_INTERVAL_SECONDS="5")  # the README's "livelier demo"
+               TETHER_CHECK_INTERVAL_SECONDS="5",  # the README's "livelier demo"
+               PYTHONPATH=str(ROOT))  # this checkout's code, whatever the editable install says
     log = instance / "make-run.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=out,
