@@ -107,7 +107,9 @@ def microsoft(client_id: str, client_secret: str, tenant: str = "common") -> Pro
         # One resource per token: Outlook's IMAP and SMTP scopes, no Graph scopes mixed in.
         scopes=("openid", "email", "offline_access", MS_IMAP_SCOPE, MS_SMTP_SCOPE),
         mail_scopes=(MS_IMAP_SCOPE, MS_SMTP_SCOPE),
-        auth_params=(("prompt", "consent"),),
+        # select_account, not consent: forcing consent blocks people in tenants where an admin
+        # consented for them and user consent is off; Microsoft asks for consent when it is due.
+        auth_params=(("prompt", "select_account"),),
         imap_host="outlook.office365.com", imap_port=993, imap_security="ssl",
         smtp_host="smtp.office365.com", smtp_port=587, smtp_security="starttls",
         address_claim="preferred_username",

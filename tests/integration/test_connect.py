@@ -222,3 +222,15 @@ def test_a_google_code_delivered_on_a_microsoft_sign_in_never_reaches_microsoft(
     assert "did not come from the provider" in response.get_data(as_text=True)
     assert Mailbox.select().count() == 0
     assert not code_redeemed(tether_sandbox, code)
+
+
+def test_microsoft_is_asked_to_let_the_person_pick_an_account_not_to_consent_again(accounts, client, tether_sandbox):
+    """prompt=consent would block people whose tenant admin consented for them while user
+    consent is off; Google still needs it (a refresh token only comes with a consent)."""
+    accounts.sign_up()
+    microsoft = parse_qs(urlsplit(start_consent(
+        client, "/settings/email-accounts/connect/microsoft-sandbox")).query)
+    google = parse_qs(urlsplit(start_consent(
+        client, "/settings/email-accounts/connect/google-sandbox")).query)
+    assert microsoft["prompt"] == ["select_account"]
+    assert google["prompt"] == ["consent"] and google["access_type"] == ["offline"]
