@@ -102,11 +102,23 @@ AUTH_REFUSED = "The mail server refused the sign-in."
 STALE_TOKEN = "The mail server refused a token that may simply be out of date."
 
 
+# Microsoft 365's answer when SMTP AUTH ("Authenticated SMTP") is off for the tenant or the
+# mailbox: a valid token is refused, and only an administrator's setting helps, not a reconnect.
+SMTP_AUTH_DISABLED = "5.7.139"
+SMTP_AUTH_DISABLED_CAUSE = (
+    "Microsoft 365 does not allow SMTP sign-in for this mailbox: an administrator must turn on "
+    "Authenticated SMTP for it (Microsoft 365 admin center → Users → the user → Mail → Manage "
+    "email apps), or for the whole organization. Reconnecting will not help; Tether checks "
+    "again every hour and resumes by itself.")
+
+
 def _login_refused(where, code, *, credential_fresh: bool, oauth: bool) -> Failure:
     """A definite "no" to our credentials. With OAuth it proves the token dead only when the
     token was refreshed just now; a valid token refused means the mailbox refuses the app."""
     if not credential_fresh:
         return Failure(Kind.TRANSIENT, code, STALE_TOKEN, where, stale_token=True)
+    if code.endswith(SMTP_AUTH_DISABLED):
+        return Failure(Kind.RECONNECT, code, SMTP_AUTH_DISABLED_CAUSE, where)
     cause = ("The mailbox refuses Tether's access (for example IMAP was switched off, or the "
              "account settings changed)." if oauth else
              "The username or password was rejected.")
@@ -136,7 +148,8 @@ def from_smtp_error(exc: Exception, *, credential_fresh: bool = True, oauth: boo
     """Classify an smtplib error raised while connecting or authenticating."""
     code = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPAuthenticationError) and code in (535, 534, 530):
-        enhanced = exc.smtp_error[:5].decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
+        enhanced = (exc.smtp_error.split(b" ", 1)[0].decode(errors="replace")
+                    if isinstance(exc.smtp_error, bytes) else "")
         shown = f"SMTP {code}" + (f" {enhanced}" if enhanced[:1].isdigit() else "")
         return _login_refused("SMTP", shown, credential_fresh=credential_fresh, oauth=oauth)
     if code is not None and 400 <= code < 500:

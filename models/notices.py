@@ -15,6 +15,7 @@ from peewee import CharField, DateTimeField, IntegrityError
 import clock
 import config
 from mail import system_mailer
+from mail.failures import SMTP_AUTH_DISABLED
 from models.base import BaseModel, db
 from models.mailboxes import Mailbox
 from models.sequences import Sequence
@@ -121,7 +122,16 @@ def incident_notice(mailbox, cause: str, key: str, reminder: bool = False) -> No
     blocked = list(Sequence.using_mailbox(mailbox))
     blocked_text = ("\n".join(f"  - {s.name}" for s in blocked) if blocked
                     else "  (no sequence sends from it right now)")
-    if mailbox.is_oauth:
+    admin_fix = (mailbox.status_code or "").endswith(SMTP_AUTH_DISABLED)
+    if admin_fix:
+        steps = [  # no reconnect helps: the provider's admin setting does
+            f"Ask your Microsoft 365 administrator to turn on Authenticated SMTP for {mailbox.email} "
+            "(Microsoft 365 admin center → Users → the user → Mail → Manage email apps), or "
+            "for the whole organization.",
+            "Nothing to do in Tether: it checks again every hour and resumes the blocked "
+            "sequences by itself once sending is allowed.",
+        ]
+    elif mailbox.is_oauth:
         steps = [
             "Open Tether: Settings → Email Accounts (or use the link below).",
             f"Hover over {mailbox.email} (or move to it with the keyboard).",
@@ -146,16 +156,21 @@ def incident_notice(mailbox, cause: str, key: str, reminder: bool = False) -> No
     text = (
         f"Tether can no longer use the mailbox {mailbox.email} ({label}).\n\n"
         f"Why: {cause}\n\n"
-        f"Sequences blocked until it is reconnected:\n{blocked_text}\n\n"
+        f"Sequences blocked until it is {'allowed to send' if admin_fix else 'reconnected'}:\n"
+        f"{blocked_text}\n\n"
         "Nothing is lost: emails waiting to go out will be sent once the mailbox is back.\n\n"
-        f"To fix it, about 30 seconds:\n{numbered}\n\n"
-        f"Reconnect now: {reconnect_link(mailbox)}\n\n"
-        "The link only opens Tether at the right place; you sign in as usual.\n"
+        + (f"To fix it:\n{numbered}\n" if admin_fix else
+           f"To fix it, about 30 seconds:\n{numbered}\n\n"
+           f"Reconnect now: {reconnect_link(mailbox)}\n\n"
+           "The link only opens Tether at the right place; you sign in as usual.\n")
     )
+    title = (f"SMTP sign-in is switched off for {mailbox.email}" if admin_fix
+             else f"Reconnect {mailbox.email}")
+    subject = (f"Action needed: an administrator must allow SMTP for {mailbox.email}" if admin_fix
+               else f"Action needed: reconnect {mailbox.email} to Tether")
     return Notice(kind="reminder" if reminder else "reconnect_required", key=key,
-                  title=f"{prefix}Reconnect {mailbox.email}",
-                  summary=f"{cause} Sequences blocked: {len(blocked)}.",
-                  subject=f"{prefix}Action needed: reconnect {mailbox.email} to Tether", text=text)
+                  title=prefix + title, summary=f"{cause} Sequences blocked: {len(blocked)}.",
+                  subject=prefix + subject, text=text)
 
 
 def _recovery_notice(mailbox, key: str) -> Notice:

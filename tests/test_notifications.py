@@ -150,3 +150,18 @@ def test_named_operators_hear_of_app_problems_and_team_admins_do_not(accounts, a
     events.dispatch()
     # ops@host.test has no account here (email only); boss@globex.test gets the bell too.
     assert [n.user.email for n in Notification.select()] == ["boss@globex.test"]
+
+
+def test_smtp_auth_switched_off_at_microsoft_asks_the_admin_not_a_reconnect(accounts):
+    from mail.failures import SMTP_AUTH_DISABLED_CAUSE, Failure, Kind
+    from models.mailboxes import Mailbox
+
+    accounts.sign_up()
+    box = factories.mailbox(provider="microsoft-sandbox")
+    event = record_failure(box.id, Failure(Kind.RECONNECT, "SMTP 535 5.7.139",
+                                           SMTP_AUTH_DISABLED_CAUSE, "SMTP"))
+    ((person, notice),) = notices.for_event(event, Mailbox.get_by_id(box.id))
+    assert person.email == "owner@acme.test"
+    assert notice.subject == "Action needed: an administrator must allow SMTP for alex@acme.test"
+    assert "turn on Authenticated SMTP" in notice.text and "Reconnect now" not in notice.text
+    assert Mailbox.get_by_id(box.id).status_where == "SMTP"  # so it is re-checked hourly

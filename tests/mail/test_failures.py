@@ -99,6 +99,21 @@ def test_smtp_535_with_a_fresh_token_needs_reconnect():
     assert failure.kind is Kind.RECONNECT and failure.code == "SMTP 535 5.7.8"
 
 
+def test_microsoft_smtp_auth_switched_off_names_the_admin_setting_not_a_reconnect():
+    """Microsoft 365's answer when Authenticated SMTP is off for the tenant or the mailbox."""
+    error = smtplib.SMTPAuthenticationError(535, b"5.7.139 Authentication unsuccessful, "
+                                            b"SmtpClientAuthentication is disabled for the Tenant. "
+                                            b"Visit https://aka.ms/smtp_auth_disabled for more "
+                                            b"information. [AM0PR02CA0011.eurprd02.prod.outlook.com]")
+    failure = from_smtp_error(error, credential_fresh=True)
+    # The state DESIGN gives a refused valid token (re-checked hourly), worded for the admin.
+    assert failure.kind is Kind.RECONNECT and failure.where == "SMTP"
+    assert failure.code == "SMTP 535 5.7.139"
+    assert "Authenticated SMTP" in failure.cause and "Reconnecting will not help" in failure.cause
+    # A token not refreshed just now proves nothing yet: refresh and try again first.
+    assert from_smtp_error(error, credential_fresh=False).stale_token
+
+
 def test_smtp_454_temporary_auth_failure_is_transient():
     error = smtplib.SMTPAuthenticationError(454, b"4.7.0 Temporary authentication failure")
     assert from_smtp_error(error).kind is Kind.TRANSIENT
