@@ -108,6 +108,8 @@ def _load_user(user_id):
 def _register_request_hooks(app):
     @app.before_request
     def _connect():
+        if request.blueprint == "system":  # /healthz, /readyz: answer even without a database
+            return
         db.connect(reuse_if_open=True)
 
     @app.teardown_request

@@ -68,6 +68,8 @@ def migrate() -> list[str]:
 
 
 def migration_status():
+    if not db.is_closed():  # inside a request: its connection, left open for the rest of it
+        return Runner(db.obj, str(MIGRATIONS_DIR)).status()
     with db.connection_context():
         return Runner(db.obj, str(MIGRATIONS_DIR)).status()
 

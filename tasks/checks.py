@@ -12,7 +12,7 @@ from huey import crontab
 
 import clock
 from mail.providers import Catalog
-from models import check_history
+from models import check_history, readiness
 from models.checks import Checker, Settings, due_ids
 from tasks import huey, settings, with_db
 from tasks.notices import deliver_events
@@ -59,6 +59,7 @@ def request_check(mailbox_id: int) -> None:
 @with_db
 def sweep():
     """Once a minute: enqueue every overdue, unleased mailbox (lost tasks, restarts)."""
+    readiness.beat("sweep")  # /readyz: a worker with the scheduler is running
     for mailbox_id in due_ids(grace=SWEEP_GRACE):
         check_mailbox(mailbox_id)
     check_history.prune()
