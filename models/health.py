@@ -121,12 +121,21 @@ def record_failure(mailbox_id: int, failure: Failure) -> MailboxEvent | None:
     return event
 
 
-def record_success(mailbox_id: int) -> MailboxEvent | None:
+def record_success(mailbox_id: int, bookkeeping: dict | None = None) -> MailboxEvent | None:
     """A check passed: back to connected (from checking or degraded; a reconnect_required
-    mailbox leaves that state only through a reconnect or an explicit re-check)."""
+    mailbox leaves that state only through a reconnect or an explicit re-check). The caller's
+    `bookkeeping` ({field: value}) is written in the same UPDATE as the success.
+
+    Most checks find the mailbox connected already: then that UPDATE, guarded by the status
+    so that it also says so, is all; no transition is tried and no lock taken for one."""
     now = clock.now()
-    Mailbox.update(last_success_at=now, last_check_at=now).where(Mailbox.id == mailbox_id).execute()
-    return transition(mailbox_id, CONNECTED, only_from={CHECKING, DEGRADED})
+    fields = {Mailbox.last_success_at: now, Mailbox.last_check_at: now, **(bookkeeping or {})}
+    if Mailbox.update(fields).where((Mailbox.id == mailbox_id)
+                                    & (Mailbox.status == CONNECTED)).execute():
+        return None
+    with write_transaction():
+        Mailbox.update(fields).where(Mailbox.id == mailbox_id).execute()
+        return transition(mailbox_id, CONNECTED, only_from={CHECKING, DEGRADED})
 
 
 def recent_history(mailbox, days: int = 7):

@@ -58,23 +58,44 @@ def fresh_for_sending(mailbox) -> bool:
     return bool(row and row.fetched_at and row.fetched_at >= mailbox.status_since)
 
 
+class InboxFetch:
+    """The reply fetch the health check runs inside its IMAP session: `fetch(client)`. IMAP and
+    network errors propagate (the check classifies them); a bug in handling one message is
+    logged and must not make a healthy mailbox look broken.
+
+    The cursor it reached is not written here but by `save()`, which the check calls inside
+    its own bookkeeping transaction: one write instead of two for every healthy check."""
+
+    def __init__(self, mailbox):
+        self.mailbox_id = mailbox.id
+        self.since = (mailbox.consented_at or mailbox.created_at).date()
+        self.reached: tuple[Cursor, object] | None = None  # (cursor, when the read began)
+
+    def __call__(self, client) -> None:
+        from mail.inbox import fetch_new
+
+        started = clock.now()
+        items, cursor = fetch_new(client, cursor_of(self.mailbox_id), since=self.since)
+        try:
+            handle(self.mailbox_id, items)
+        except Exception:
+            log.exception("handling new mail of mailbox %s failed", self.mailbox_id)
+            return  # the cursor stays: the next cycle reads these messages again
+        self.reached = (cursor, started)
+
+    def save(self) -> None:
+        """Store the cursor reached, if the fetch got that far (call inside a transaction)."""
+        if self.reached is not None:
+            save_cursor(self.mailbox_id, *self.reached)
+
+
 def fetch_into(mailbox_id: int):
-    """The callback the health check runs inside its IMAP session. IMAP and network errors
-    propagate (the check classifies them); a bug in handling one message is logged and must
-    not make a healthy mailbox look broken."""
-    from mail.inbox import fetch_new
+    """The reply fetch with its cursor stored at once: the sender's read before sending."""
 
     def fetch(client) -> None:
-        started = clock.now()
-        mailbox = Mailbox.get_by_id(mailbox_id)
-        since = (mailbox.consented_at or mailbox.created_at).date()
-        items, cursor = fetch_new(client, cursor_of(mailbox_id), since=since)
-        try:
-            handle(mailbox_id, items)
-        except Exception:
-            log.exception("handling new mail of mailbox %s failed", mailbox_id)
-            return  # the cursor stays: the next cycle reads these messages again
-        save_cursor(mailbox_id, cursor, started)
+        reader = InboxFetch(Mailbox.get_by_id(mailbox_id))
+        reader(client)
+        reader.save()
 
     return fetch
 

@@ -1,0 +1,52 @@
+"""A healthy check is light on SQLite's single writer: the pages and the other checks wait on
+each of its write transactions, so it makes two — its lease, then all it learnt."""
+
+from pathlib import Path
+
+import pytest
+from peewee import SqliteDatabase
+
+from models.base import db
+from models.check_history import CheckHour
+from models.mailboxes import CONNECTED, Mailbox
+from models.replies import InboxCursor
+from tests.integration.conftest import sandbox_mailbox
+
+pytestmark = pytest.mark.sandbox
+
+
+def _commits_in_wal(database_file: str) -> int:
+    """Write transactions committed since the WAL was last reset, read from the WAL itself:
+    each one ends with a commit frame (a frame whose header gives the database's size)."""
+    data = Path(database_file + "-wal").read_bytes()
+    if len(data) < 32:
+        return 0
+    page_size, salts = int.from_bytes(data[8:12], "big"), data[16:24]
+    commits, offset = 0, 32
+    while offset + 24 + page_size <= len(data):
+        header = data[offset:offset + 24]
+        if header[8:16] != salts:
+            break  # left over from before the reset
+        commits += int.from_bytes(header[4:8], "big") != 0
+        offset += 24 + page_size
+    return commits
+
+
+def test_a_healthy_check_commits_its_lease_then_everything_it_learnt_at_once(
+        accounts, tether_sandbox, checker):
+    if not isinstance(db.obj, SqliteDatabase):
+        pytest.skip("SQLite's single writer is what this is about")
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    checker.check(box.id, force=True)  # the first check reads the INBOX from its start
+    busy, _, _ = db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0
+
+    next_at = checker.check(box.id, force=True)
+
+    assert _commits_in_wal(db.obj.database) == 2
+    row = Mailbox.get_by_id(box.id)
+    assert row.status == CONNECTED and row.next_check_at == next_at
+    assert row.last_success_at == row.last_check_at and row.lease_owner == ""
+    assert CheckHour.get(CheckHour.mailbox == box.id).passed == 2
+    assert InboxCursor.get(InboxCursor.mailbox == box.id).fetched_at >= row.status_since
