@@ -9,11 +9,18 @@ on free loopback ports. Each simulated person signs in, then opens the pages peo
 live page polls the way htmx does (`HX-Request`, `since`, `rendered_at` every 3 s), and moves
 on. Rounds alternate "checks running" and "no check due" (each mailbox's next check moved a
 day ahead, so the consumer idles), the first seconds of each round are not counted, and the
-ratio of the two p95s is paired by round. Everything runs in a temporary folder that is
+ratio of the two p95s is paired by round. `--busy N` adds N processes that spin on the CPU,
+for a machine whose neighbours are busy (each ends by itself after the run's length, should
+this script be killed). Everything runs in a temporary folder that is
 removed at the end.
 
     .venv/bin/python bench/load.py [--users 50] [--mailboxes 300] [--interval 10]
-                                   [--rounds 2] [--seconds 30] [--warmup 12]
+                                   [--rounds 2] [--seconds 30] [--warmup 12] [--teams 5]
+                                   [--think 3 12] [--busy 0] [--keep]
+
+Besides latency it prints CPU from /proc per side: the consumer's per check, gunicorn's per
+request, and the sandbox's, the simulated people's and the whole machine's share — a shared
+2-core machine blurs wall time, and the last column says how busy the neighbours were.
 """
 
 import argparse
@@ -24,6 +31,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -57,6 +65,8 @@ def parse():
     parser.add_argument("--teams", type=int, default=5, help="mailboxes and people split evenly")
     parser.add_argument("--think", type=float, nargs=2, default=(3.0, 12.0),
                         help="seconds a person stays on a page: least, most")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="neighbours: processes that spin on the CPU while people browse")
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, database)")
     return parser.parse_args()
 
@@ -125,6 +135,19 @@ def cpu_seconds(root_pid: int) -> float:
                 tree.add(child)
                 frontier.append(child)
     return sum(times.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy, every process of every user (/proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(procs: dict) -> dict:
+    used = {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
+    used["people"] = sum(os.times()[:2])  # this process: the simulated browsers
+    used["machine"] = machine_busy()
+    return used
 
 
 # ---- The data: teams, people, mailboxes, sequences, contacts ---------------------------------
@@ -256,6 +279,9 @@ class Person(threading.Thread):
         self.think = think
         self.http = requests.Session()
         self.http.headers["Origin"] = base
+        # A new connection per request: people pause longer than gunicorn keeps an idle one
+        # open (2 s), and reusing one it is closing fails in a way browsers retry silently.
+        self.http.headers["Connection"] = "close"
         self.samples: list[Sample] = []
         self.problems: list[str] = []
 
@@ -285,7 +311,7 @@ class Person(threading.Thread):
                 self.problems.append(f"{what}: HTTP {answer.status_code}")
         except requests.RequestException as e:
             answer, ok = None, False
-            self.problems.append(f"{what}: {type(e).__name__}")
+            self.problems.append(f"{what}: {type(e).__name__} {str(e)[:80]}")
         ended = time.monotonic()
         self.samples.append(Sample(started, ended, what, (ended - started) * 1000, ok))
         return answer
@@ -343,6 +369,7 @@ def main():
     os.environ["TETHER_CHECK_INTERVAL_SECONDS"] = env["TETHER_CHECK_INTERVAL_SECONDS"]
     sandbox = start_sandbox(sandbox_folder, tether_url=base)
     web = worker = None
+    neighbours = []
     try:
         Path(os.environ["TETHER_SANDBOX_CONFIG"]).write_text(
             (sandbox_folder / "sandbox.json").read_text())
@@ -353,30 +380,37 @@ def main():
         persons = [Person(base, email, ids, args.think, halt) for email, _, ids in people[:args.users]]
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(Person.sign_in, persons))
+        length = args.rounds * 2 * (args.warmup + args.seconds + 5) + 60
+        neighbours = [subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + "
+                                        f"{length:.0f}\nwhile time.time() < end: pass"])
+                      for _ in range(args.busy)]
         for person in persons:
             person.start()
             time.sleep(0.02)  # a staggered start, as people are
-        windows, cpu = {"checks": [], "quiet": []}, {}
+        windows, cpu = {"checks": [], "quiet": []}, {"checks": {}, "quiet": {}}
+        procs = {"web": web, "worker": worker, "sandbox": sandbox.proc}
         checks, changed = {"checks": 0, "quiet": 0}, {"checks": 0, "quiet": 0}
         for n in range(args.rounds):
             for phase in ("quiet", "checks") if n % 2 == 0 else ("checks", "quiet"):
                 nothing_due() if phase == "quiet" else checks_due(args.interval)
                 time.sleep(args.warmup)
-                begin, done = time.monotonic(), counters()
-                used = (cpu_seconds(web.pid), cpu_seconds(worker.pid), cpu_seconds(sandbox.proc.pid))
+                begin, done, used = time.monotonic(), counters(), cpu_now(procs)
                 time.sleep(args.seconds)
-                after = (cpu_seconds(web.pid), cpu_seconds(worker.pid), cpu_seconds(sandbox.proc.pid))
-                windows[phase].append((begin, time.monotonic()))
+                after, end = cpu_now(procs), time.monotonic()
+                windows[phase].append((begin, end))
                 checks[phase] += counters()[0] - done[0]
                 changed[phase] += counters()[1] - done[1]
-                cpu[phase] = [a + b - c for a, b, c in
-                              zip(cpu.get(phase, (0, 0, 0)), after, used, strict=True)]
+                for name in used:
+                    cpu[phase][name] = cpu[phase].get(name, 0) + after[name] - used[name]
         halt.set()
         for person in persons:
             person.join(DEADLINE + 5)
         wal = Path(os.environ["DATABASE_URL"].removeprefix("sqlite:///") + "-wal")
         wal_mb = wal.stat().st_size / 2**20 if wal.exists() else 0
     finally:
+        for spinner in neighbours:
+            spinner.kill()
+            spinner.wait()
         for proc in (web, worker):
             if proc is not None:
                 stop(proc)
@@ -387,19 +421,16 @@ def main():
     problems = [x for p in persons for x in p.problems]
     measured = args.rounds * args.seconds
     print(f"{len(persons)} people, {args.mailboxes} mailboxes checked every {args.interval:g} s; "
-          f"{args.rounds} rounds of {args.seconds:g} s per side (after {args.warmup:g} s warm-up)")
+          f"{args.rounds} rounds of {args.seconds:g} s per side (after {args.warmup:g} s warm-up)"
+          + (f"; {args.busy} neighbours spinning" if args.busy else ""))
     print(f"{'':<24}{'requests':>9}{'req/s':>7}{'errors':>7}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'p99 ms':>8}{'checks/s':>9}{'web CPU ms/req':>15}{'worker CPU %':>13}"
-          f"{'sandbox CPU %':>14}")
+          f"{'p99 ms':>8}")
     results = {}
     for phase, label in (("checks", "with checks"), ("quiet", "no check due")):
         inside = [s for w in windows[phase] for s in in_window(samples, w)]
         results[phase] = r = summary(inside)
-        web_cpu, worker_cpu, sandbox_cpu = cpu[phase]
         print(f"{label:<24}{r['n']:>9}{r['n'] / measured:>7.1f}{r['errors']:>7}{r['p50']:>8.0f}"
-              f"{r['p95']:>8.0f}{r['p99']:>8.0f}{checks[phase] / measured:>9.1f}"
-              f"{web_cpu * 1000 / max(r['n'], 1):>15.1f}{worker_cpu * 100 / measured:>13.0f}"
-              f"{sandbox_cpu * 100 / measured:>14.0f}")
+              f"{r['p95']:>8.0f}{r['p99']:>8.0f}")
         by_page = {}
         for s in inside:
             by_page.setdefault(s.what, []).append(s)
@@ -407,10 +438,20 @@ def main():
             g = summary(group)
             print(f"  {what:<22}{g['n']:>9}{'':>7}{g['errors']:>7}{g['p50']:>8.0f}"
                   f"{g['p95']:>8.0f}{g['p99']:>8.0f}")
+    print(f"\n{'CPU':<24}{'checks/s':>9}{'ms/check':>9}{'ms/req':>8}{'web %':>7}{'worker %':>9}"
+          f"{'sandbox %':>10}{'people %':>9}{'machine %':>10}   (% of one core)")
+    for phase, label in (("checks", "with checks"), ("quiet", "no check due")):
+        used, n = cpu[phase], checks[phase]
+        print(f"{label:<24}{n / measured:>9.1f}"
+              + (f"{used['worker'] * 1000 / n:>9.1f}" if n else f"{'—':>9}")
+              + f"{used['web'] * 1000 / max(results[phase]['n'], 1):>8.1f}"
+              + "".join(f"{used[k] * 100 / measured:>{w}.0f}" for k, w in
+                        (("web", 7), ("worker", 9), ("sandbox", 10), ("people", 9),
+                         ("machine", 10))))
     print(f"status changes during the measured time: {changed['checks']} with checks, "
           f"{changed['quiet']} without; database WAL at the end {wal_mb:.1f} MB")
     if problems:
-        print("errors: " + ", ".join(f"{x} ×{problems.count(x)}" for x in sorted(set(problems))))
+        print("errors (whole run): " + ", ".join(f"{x} ×{problems.count(x)}" for x in sorted(set(problems))))
     paired = [summary(in_window(samples, c))["p95"] / summary(in_window(samples, q))["p95"]
               for c, q in zip(windows["checks"], windows["quiet"], strict=True)]
     report("pages p95 with checks running", results["checks"]["p95"], 300, "ms")
