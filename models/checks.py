@@ -191,7 +191,8 @@ class Checker:
                 if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again
                     Mailbox.update({**bookkeeping, Mailbox.last_success_at: now,
                                     Mailbox.last_check_at: now}).where(Mailbox.id == mailbox.id).execute()
-                    health.transition(mailbox.id, CONNECTED, cause="The mail server accepts Tether again.")
+                    health.transition(mailbox.id, CONNECTED, cause="The mail server accepts Tether again.",
+                                      only_from={RECONNECT_REQUIRED})  # not one disabled meanwhile
                 else:
                     health.record_success(mailbox.id, bookkeeping)
             else:
