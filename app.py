@@ -10,6 +10,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import clock
+import commands
 import config
 from models import db, init_db
 from views.limits import limiter, storage_uri
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=None)
     settings = config.load(overrides)
     app.config.update(settings)
+    config.use(app.config)  # one dict: what a test sets on app.config reaches every module
     secure = settings["BASE_URL"].startswith("https://")
     app.config.update(
         # Its own cookie name: the sandbox on another port of 127.0.0.1 shares the cookie jar.
@@ -74,9 +76,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
 
-    from mail.providers import Catalog
+    from mail import providers
 
-    app.extensions["tether_providers"] = Catalog(settings)
+    providers.use(providers.Catalog(app.config))
     _register_request_hooks(app)
     from views.inputs import IdConverter
 
@@ -85,7 +87,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_errors(app)
 
-    _register_cli(app)
+    commands.register(app)
     logging.getLogger("werkzeug").addFilter(RedactSecrets())
     return app
 
@@ -158,7 +160,6 @@ def _register_template_helpers(app):
     from models.notifications import Notification
     from views.common import ago
 
-    notices.use_settings(app.config)
     app.add_template_filter(ago)
 
     @app.template_global()
@@ -187,44 +188,3 @@ def _register_errors(app):
     def _too_many(e):
         return render_template("errors/error.html", code=429, title="Too many attempts",
                                message="Wait a minute, then try again."), 429
-
-
-def _register_cli(app):
-    import click
-
-    @app.cli.group("db")
-    def db_group():
-        """Schema migrations."""
-
-    @db_group.command("upgrade")
-    def db_upgrade():
-        """Apply pending migrations."""
-        from models.base import migrate
-
-        applied = migrate()
-        click.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
-
-    @db_group.command("status")
-    def db_status():
-        """List migrations and whether each is applied."""
-        from models.base import migration_status
-
-        for m in migration_status():
-            click.echo(f"{'applied' if m.applied else 'pending'}  {m.name}")
-
-    @app.cli.command("seed-demo")
-    def seed_demo():
-        """Create the demo team and login, and queue the demo mailboxes (idempotent)."""
-        from models.demo import seed
-        from tasks.demo import seed_demo_mailboxes
-
-        email, password = seed()
-        seed_demo_mailboxes()  # the worker connects them once the sandbox answers
-        click.echo(f"Demo login: {email} / {password}")
-
-    @app.cli.command("rotate-keys")
-    def rotate_keys():
-        """Re-encrypt every stored secret with the first key of TETHER_ENCRYPTION_KEYS."""
-        from models.crypto import rotate_all
-
-        click.echo(f"Re-encrypted {rotate_all()} secret(s).")

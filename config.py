@@ -3,7 +3,8 @@
 Both processes read it — the web app through create_app() and the Huey worker through
 tasks.start() — so it must not import Flask or the models. read() only reads, so an import
 may call it; load(), for a process that is starting, also makes the instance folder and the
-secrets development keeps there.
+secrets development keeps there. The process keeps what it loaded with use(); every module
+asks current() — the one place settings come from, so create_app(overrides) reaches them all.
 """
 
 import os
@@ -175,3 +176,25 @@ def load(overrides: dict | None = None) -> dict:
             cfg["TETHER_ENCRYPTION_KEYS"] = _kept_secret(
                 instance, "encryption_keys", lambda: "k1:" + Fernet.generate_key().decode())
     return cfg
+
+
+_current: dict | None = None
+
+
+def use(settings: dict) -> None:
+    """The settings this process started with (create_app, tasks.start()): from now on
+    current() answers with them, in every module."""
+    global _current
+    _current = settings
+
+
+def started() -> bool:
+    return _current is not None
+
+
+def current() -> dict:
+    """The process's settings: those its start-up loaded. Called before any start-up (a
+    script, a test of one function), it loads them then, never at import."""
+    if _current is None:
+        use(load())
+    return _current

@@ -184,3 +184,22 @@ class Catalog:
 
     def get(self, key: str) -> Provider | None:
         return self.all().get(key)
+
+
+_current: Catalog | None = None
+
+
+def use(catalog: Catalog) -> None:
+    """The process's catalog from now on (create_app builds it from its settings)."""
+    global _current
+    _current = catalog
+
+
+def current() -> Catalog:
+    """The one catalog of this process: discovery is a network round trip, so the web app,
+    the checker, the sender and the notices all share it."""
+    if _current is None:
+        import config
+
+        use(Catalog(config.current()))
+    return _current

@@ -230,7 +230,7 @@ def host_policy(catalog) -> HostPolicy:
     if settings is None:
         import config
 
-        settings = config.load()
+        settings = config.current()
     return HostPolicy.from_settings(settings)
 
 

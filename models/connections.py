@@ -120,7 +120,7 @@ def _settle(mailbox, user, degraded_by):
 def check_interval() -> float:
     import config
 
-    return config.load()["CHECK_INTERVAL_SECONDS"]
+    return config.current()["CHECK_INTERVAL_SECONDS"]
 
 
 def disable(mailbox, actor):

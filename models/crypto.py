@@ -72,7 +72,7 @@ def vault() -> Vault:
     if _vault is None:
         import config
 
-        _vault = Vault.from_config(config.load()["TETHER_ENCRYPTION_KEYS"])
+        _vault = Vault.from_config(config.current()["TETHER_ENCRYPTION_KEYS"])
     return _vault
 
 

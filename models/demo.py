@@ -12,8 +12,8 @@ from pathlib import Path
 import requests
 
 import clock
+from mail import providers
 from mail.oauth import Tokens
-from mail.providers import Catalog
 from models import connections
 from models.accounts import User
 from models.base import db
@@ -64,7 +64,7 @@ def seed_mailboxes(settings: dict) -> bool:
                         (OTHER_BOX, "other"), (DEMO_EMAIL, "other"), *contacts):
         _control(info, "POST", "/users", {"email": email, "password": MAILBOX_PASSWORD,
                                           "kind": kind, "name": email.split("@")[0].title()})
-    catalog = Catalog(settings)
+    catalog = providers.current()
     for email, key, client in ((GOOGLE_BOX, "google-sandbox", "google"),
                                (MICROSOFT_BOX, "microsoft-sandbox", "microsoft")):
         grant = _control(info, "POST", f"/users/{email}/tokens", {"client": client})

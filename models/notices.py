@@ -14,7 +14,7 @@ from peewee import CharField, DateTimeField, IntegrityError
 
 import clock
 import config
-from mail import system_mailer
+from mail import providers, system_mailer
 from mail.failures import SMTP_AUTH_DISABLED
 from models.base import BaseModel, db
 from models.mailboxes import Mailbox
@@ -22,22 +22,6 @@ from models.sequences import Sequence
 
 LINK_MAX_AGE = timedelta(days=7)
 UNDECRYPTABLE = "secret undecryptable"  # mail.failures.undecryptable()'s code
-_settings = None
-
-
-def settings() -> dict:
-    global _settings
-    if _settings is None:
-        _settings = config.load()
-    return _settings
-
-
-def use_settings(values: dict) -> None:
-    """create_app hands its settings over, so both processes sign links the same way."""
-    global _settings
-    _settings = values
-
-
 class EmailSent(BaseModel):
     """One row per notice email: a retried handler never sends the same notice twice."""
 
@@ -58,7 +42,7 @@ class Notice:
 # --- reconnect links -------------------------------------------------------------------------
 
 def _signer():
-    return URLSafeTimedSerializer(settings()["SECRET_KEY"], salt="reconnect-link")
+    return URLSafeTimedSerializer(config.current()["SECRET_KEY"], salt="reconnect-link")
 
 
 def reconnect_token(mailbox_id: int) -> str:
@@ -66,7 +50,7 @@ def reconnect_token(mailbox_id: int) -> str:
 
 
 def reconnect_link(mailbox: Mailbox) -> str:
-    return f"{settings()['BASE_URL']}/reconnect/{reconnect_token(mailbox.id)}"
+    return f"{config.current()['BASE_URL']}/reconnect/{reconnect_token(mailbox.id)}"
 
 
 def read_reconnect_link(token: str) -> tuple[int | None, bool]:
@@ -81,22 +65,8 @@ def read_reconnect_link(token: str) -> tuple[int | None, bool]:
 
 # --- composing -------------------------------------------------------------------------------
 
-_catalog: tuple | None = None  # (the settings it was built from, Catalog)
-
-
-def _providers():
-    """One provider catalog per settings: discovery is a network round trip, not per notice."""
-    from mail.providers import Catalog
-
-    global _catalog
-    values = settings()
-    if _catalog is None or _catalog[0] is not values:
-        _catalog = (values, Catalog(values))
-    return _catalog[1]
-
-
 def _provider_label(mailbox) -> str:
-    provider = _providers().get(mailbox.provider) if mailbox.is_oauth else None
+    provider = providers.current().get(mailbox.provider) if mailbox.is_oauth else None
     return provider.label if provider else ("your mail provider" if not mailbox.is_oauth else
                                             mailbox.provider.split("-")[0].capitalize())
 
@@ -109,7 +79,7 @@ def for_event(event, mailbox) -> list[tuple]:
         # One alert for the whole instance, however many teams' mailboxes hit the problem.
         day = event.at.strftime("%Y-%m-%d")
         notice = _operator_notice(mailbox, event, key=f"app:{mailbox.provider}:{event.code}:{day}")
-        return [(person, notice) for person in operators(settings().get("OPERATOR_EMAILS", ""))]
+        return [(person, notice) for person in operators(config.current().get("OPERATOR_EMAILS", ""))]
     if _is_incident(event):
         notice = incident_notice(mailbox, event.cause, key=f"incident:{event.incident}")
     else:
@@ -206,7 +176,7 @@ def _operator_notice(mailbox, event, key: str) -> Notice:
 
 def relay() -> system_mailer.Relay:
     """The operator's SMTP relay; in the demo, the sandbox's system mailer account."""
-    s = settings()
+    s = config.current()
     if s["MAIL_SMTP_HOST"]:
         return system_mailer.Relay(s["MAIL_SMTP_HOST"], s["MAIL_SMTP_PORT"], s["MAIL_SMTP_SECURITY"],
                                    s["MAIL_SMTP_USERNAME"], s["MAIL_SMTP_PASSWORD"], s["MAIL_FROM"])

@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from peewee import CharField, DateTimeField, IntegrityError
 
 import clock
+import config
 from models.accounts import User, hash_password, normalize_email, password_matches
 from models.base import BaseModel, db
 
@@ -67,14 +68,8 @@ def start(email: str, password: str, name: str = "", team_name: str = "") -> tup
 
 # --- the link ---------------------------------------------------------------------------------
 
-def _settings() -> dict:
-    from models import notices  # the settings web and worker share, to sign links alike
-
-    return notices.settings()
-
-
 def _signer():
-    return URLSafeTimedSerializer(_settings()["SECRET_KEY"], salt="signup-confirm")
+    return URLSafeTimedSerializer(config.current()["SECRET_KEY"], salt="signup-confirm")
 
 
 def _digest(token: str) -> str:
@@ -92,7 +87,7 @@ def issue_link(pending_id: int) -> str | None:
     PendingSignup.update(token_digest=_digest(token)).where(
         PendingSignup.id == pending.id).execute()
     signed = _signer().dumps({"p": pending.id, "t": token})
-    return f"{_settings()['BASE_URL']}/signup/confirm?token={signed}"
+    return f"{config.current()['BASE_URL']}/signup/confirm?token={signed}"
 
 
 def read_link(signed: str) -> tuple[PendingSignup | None, str | None]:
@@ -182,7 +177,7 @@ def send_attempt_notice(user_id: int) -> bool:
             notices.EmailSent.create(dedupe_key=key)
     except IntegrityError:
         return False
-    base = _settings()["BASE_URL"]
+    base = config.current()["BASE_URL"]
     text = ((f"Hi {user.name},\n\n" if user.name else "Hi,\n\n")
             + f"Someone tried to create a new Tether team with {user.email}. This address "
             "already has a Tether account, so nothing was created and nothing about your "

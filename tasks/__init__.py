@@ -22,9 +22,9 @@ from models.crypto import open_vault
 
 log = logging.getLogger(__name__)
 
-# What the tasks read: the environment's settings. start() adds what loading makes (the
-# secrets development generates), which no task reads from here.
-settings = config.read()
+# What the queue is built from at import (REDIS_URL, the SQLite path): read, never created.
+# Tasks read config.current(), the settings start() (or create_app, in-process) loaded.
+_queue_settings = config.read()
 _start_lock = threading.Lock()
 _started = False
 
@@ -37,14 +37,16 @@ def start() -> dict:
     global _started
     with _start_lock:
         if not _started:
-            loaded = config.load()
+            # Run in the web app's process (tests, the immediate queue), the tasks share the
+            # settings create_app loaded, overrides included.
+            loaded = config.current() if config.started() else config.load()
+            config.use(loaded)
             clock.configure(loaded["TETHER_CLOCK_FILE"])
             if db.obj is None:
                 init_db(loaded["DATABASE_URL"])
                 open_vault(loaded["TETHER_ENCRYPTION_KEYS"])
-            settings.update(loaded)
             _started = True
-    return settings
+    return config.current()
 
 
 class _PrivateSqliteStorage(SqliteStorage):
@@ -71,9 +73,9 @@ class _PrivateSqliteStorage(SqliteStorage):
 
 def _build_huey():
     immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
-    if settings["REDIS_URL"]:
-        return RedisHuey("tether", url=settings["REDIS_URL"], immediate=immediate)
-    return SqliteHuey("tether", filename=settings["HUEY_SQLITE_PATH"], immediate=immediate,
+    if _queue_settings["REDIS_URL"]:
+        return RedisHuey("tether", url=_queue_settings["REDIS_URL"], immediate=immediate)
+    return SqliteHuey("tether", filename=_queue_settings["HUEY_SQLITE_PATH"], immediate=immediate,
                       storage_class=_PrivateSqliteStorage)
 
 

@@ -11,10 +11,11 @@ from datetime import timedelta
 from huey import crontab
 
 import clock
-from mail.providers import Catalog
+import config
+from mail import providers
 from models import check_history, readiness
 from models.checks import Checker, Settings, due_ids
-from tasks import huey, settings, with_db
+from tasks import huey, with_db
 from tasks.notices import deliver_events
 
 _checker: Checker | None = None
@@ -24,8 +25,8 @@ SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled task go 
 def checker() -> Checker:
     global _checker
     if _checker is None:
-        _checker = Checker(Catalog(settings),
-                           Settings(interval=timedelta(seconds=settings["CHECK_INTERVAL_SECONDS"])))
+        _checker = Checker(providers.current(),
+                           Settings(interval=timedelta(seconds=config.current()["CHECK_INTERVAL_SECONDS"])))
     return _checker
 
 

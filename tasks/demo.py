@@ -2,8 +2,9 @@
 
 from huey.exceptions import RetryTask
 
+import config
 from models import demo, events
-from tasks import huey, settings, with_db
+from tasks import huey, with_db
 
 
 @huey.task(retries=120)
@@ -11,7 +12,7 @@ from tasks import huey, settings, with_db
 def seed_demo_mailboxes():
     """Retried every second until the sandbox is up; then connects the mailboxes once."""
     try:
-        seeded = demo.seed_mailboxes(settings)
+        seeded = demo.seed_mailboxes(config.current())
     except demo.SandboxNotReady as e:
         raise RetryTask(f"waiting for the sandbox: {e}", delay=1) from e
     if seeded:

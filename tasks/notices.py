@@ -5,12 +5,13 @@ from datetime import timedelta
 
 from huey import crontab
 
+import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
 from models import events, notices
 from models import notifications as _notifications  # noqa: F401  (registers the handlers)
 from models.mailboxes import Mailbox
 from models.notifications import notify, recipients
-from tasks import huey, settings, with_db
+from tasks import huey, with_db
 
 MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
 
@@ -33,7 +34,7 @@ def deliver_events(retry: int = 0) -> None:
 @with_db
 def dispatch_and_remind():
     deliver_events()
-    hours = settings["REMINDER_HOURS"]
+    hours = config.current()["REMINDER_HOURS"]
     if hours > 0:
         send_reminders(timedelta(hours=hours))
 

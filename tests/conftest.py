@@ -25,6 +25,8 @@ if not os.environ.get("DATABASE_URL"):
 pytest_plugins = ["tests.sandbox_fixtures", "tests.chromium_fixtures"]
 
 import clock  # noqa: E402
+import config  # noqa: E402
+from mail import providers  # noqa: E402
 from models import base  # noqa: E402
 from tests.support import Accounts  # noqa: E402
 
@@ -66,6 +68,7 @@ def app():
     from app import create_app
 
     application = create_app({"TESTING": True, "LOGIN_RATE_LIMIT": "5 per minute"})
+    application.extensions["tests_catalog"] = providers.current()
     _reset_schema()
     if os.environ.get("REDIS_URL"):
         import redis
@@ -76,7 +79,12 @@ def app():
 
 @pytest.fixture(autouse=True)
 def _clean_state(request):
-    """Every test starts with empty tables, an unmoved clock and a fresh rate limiter."""
+    """Every test starts with empty tables, an unmoved clock and a fresh rate limiter, and
+    with the session app's settings and provider catalog (a test may start another app)."""
+    if "app" in request.fixturenames:
+        application = request.getfixturevalue("app")
+        config.use(application.config)
+        providers.use(application.extensions["tests_catalog"])
     yield
     clock.set_offset(os.environ["TETHER_CLOCK_FILE"], 0)
     if "app" not in request.fixturenames:

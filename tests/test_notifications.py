@@ -140,7 +140,6 @@ def test_named_operators_hear_of_app_problems_and_team_admins_do_not(accounts, a
     from models.mailboxes import Mailbox
 
     monkeypatch.setitem(app.config, "OPERATOR_EMAILS", "Ops@Host.test, boss@globex.test")
-    notices.use_settings(app.config)
     accounts.sign_up()
     _second_team()
     box = factories.mailbox(email="a@acme.test")

@@ -6,14 +6,13 @@ import os
 import pytest
 
 import clock
-from models import notices, readiness
+from models import readiness
 from models.base import db
 
 
 @pytest.fixture
 def mailer(app, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_SMTP_HOST", "smtp.example.com")
-    notices.use_settings(app.config)
 
 
 def test_healthz_answers_without_the_database(client):
@@ -31,7 +30,6 @@ def test_ready_once_migrated_with_a_worker_and_a_mailer(client, mailer):
 def test_no_worker_yet_and_no_mailer_are_named(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_SMTP_HOST", "")
     monkeypatch.setitem(app.config, "SANDBOX_CONFIG", "")
-    notices.use_settings(app.config)
     response = client.get("/readyz")
     checks = response.json["checks"]
     assert response.status_code == 503

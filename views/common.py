@@ -71,10 +71,10 @@ def can_manage(mailbox) -> bool:
 
 
 def providers():
-    """The providers this deployment offers (mail.providers.Catalog, bound in create_app)."""
-    from flask import current_app
+    """The providers this deployment offers (the process's mail.providers catalog)."""
+    from mail import providers as catalog
 
-    return current_app.extensions["tether_providers"]
+    return catalog.current()
 
 
 def ago(moment) -> str:

@@ -7,8 +7,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from mail import providers
 from mail.providers import Catalog
-from models import notices
 from tests.chromium_fixtures import screenshot  # noqa: F401 — the browser tests import it from here
 
 
@@ -28,10 +28,8 @@ def sandbox_at_live_server(app, sandbox, live_server):
     shutil.copy(sandbox.folder / "sandbox.json", target)
     saved = dict(app.config)
     app.config.update(SANDBOX_CONFIG=target, BASE_URL=live_server)
-    app.extensions["tether_providers"] = Catalog(app.config)
-    notices.use_settings(app.config)
+    providers.use(Catalog(app.config))
     for client in ("google", "microsoft"):
         sandbox.control.set_redirect_uris(client, [live_server + "/oauth/callback"])
     yield sandbox
     app.config.update(saved)
-    notices.use_settings(app.config)

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import clock
+from mail import providers
 from mail.oauth import Tokens
 from mail.providers import Catalog
-from models import notices
 from models.checks import Checker, Settings
 from sandbox.control import sign_in_and_consent
 from tests import factories
@@ -23,8 +23,7 @@ def tether_sandbox(app, sandbox):
     target = os.environ["TETHER_SANDBOX_CONFIG"]
     shutil.copy(sandbox.folder / "sandbox.json", target)
     app.config["SANDBOX_CONFIG"] = target
-    app.extensions["tether_providers"] = Catalog(app.config)
-    notices.use_settings(app.config)
+    providers.use(Catalog(app.config))
     return sandbox
 
 

@@ -1,0 +1,13 @@
+"""The operator's commands (`flask --app app NAME`), one module per topic.
+
+Each module has a `register(app)` that adds its commands or groups; create_app calls them all.
+"""
+
+from commands import db, demo, keys
+
+MODULES = (db, demo, keys)
+
+
+def register(app) -> None:
+    for module in MODULES:
+        module.register(app)

@@ -1,0 +1,15 @@
+"""`flask --app app seed-demo`: the demo team, its login and its sandbox mailboxes."""
+
+import click
+
+
+def register(app) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Create the demo team and login, and queue the demo mailboxes (idempotent)."""
+        from models.demo import seed
+        from tasks.demo import seed_demo_mailboxes
+
+        email, password = seed()
+        seed_demo_mailboxes()  # the worker connects them once the sandbox answers
+        click.echo(f"Demo login: {email} / {password}")
