@@ -18,12 +18,14 @@ def healthz():
 @bp.route("/readyz")
 def readyz():
     """Ready: the database answers and is migrated, the queue answers, a worker ran its sweep
-    in the last 3 minutes, and the system mailer is configured. 503 names what is not."""
+    in the last 3 minutes, the system mailer is configured, and every stored mailbox secret
+    names a configured key. 503 names what is not."""
+    from models.crypto import vault
     from models.notices import relay
     from tasks import huey
 
     checks = [*readiness.database(), readiness.queue(huey), readiness.sweep(),
-              readiness.mailer(relay())]
+              readiness.mailer(relay()), readiness.secrets(vault().keys)]
     ok = all(c.ok for c in checks)
     body = {"ok": ok, "checks": {c.name: {"ok": c.ok, **({"reason": c.reason} if c.reason else {})}
                                  for c in checks}}
