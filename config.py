@@ -16,6 +16,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 — a sentinel that production refuses
+METRICS_TOKEN_MIN = 24  # /metrics is on the open web: a token too short to guess
 
 
 class ConfigError(RuntimeError):
@@ -144,6 +145,8 @@ def read(overrides: dict | None = None) -> dict:
         # so allowed unless the operator turns it off ("0") where the private network holds
         # services that users must not reach. Link-local and metadata are always refused.
         "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
+        # /metrics for Prometheus: off (404) unless set; a scraper sends it as a bearer token.
+        "METRICS_TOKEN": env.get("TETHER_METRICS_TOKEN", ""),
     }
     cfg.update(overrides or {})
     if cfg["ENV"] != "production" and "TETHER_ALLOW_LOOPBACK_MAIL_HOSTS" not in env \
@@ -159,6 +162,9 @@ def load(overrides: dict | None = None) -> dict:
     cfg = read(overrides)
     production = cfg["ENV"] == "production"
     instance = _instance_dir(Path(cfg["INSTANCE_DIR"]), production=production)
+    if cfg["METRICS_TOKEN"] and len(cfg["METRICS_TOKEN"]) < METRICS_TOKEN_MIN:
+        raise ConfigError(f"TETHER_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters "
+                          "(make one with `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`).")
     if production:
         if not cfg["SECRET_KEY"] or cfg["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY must be set to a long random value in production.")
