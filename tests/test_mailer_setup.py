@@ -70,7 +70,7 @@ def test_no_banner_once_a_mailer_is_configured(accounts, client, app, monkeypatc
 def _start(code: str, **env) -> str:
     """Run `code` in a new process of this checkout, with the suite's database; its log."""
     clean = {k: v for k, v in os.environ.items() if k != "TETHER_MAIL_SMTP_HOST"}
-    clean.update(PYTHONPATH=str(ROOT), TETHER_SANDBOX_CONFIG="", **env)
+    clean.update({"PYTHONPATH": str(ROOT), "TETHER_SANDBOX_CONFIG": "", **env})
     done = subprocess.run([sys.executable, "-c", "import logging, sys\n"
                            "logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n" + code],
                           cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
