@@ -114,6 +114,9 @@ def explain(exc: BaseException, mail_relay: Relay) -> str:
         failure = from_smtp_error(exc, oauth=False)
         return (f"Sign-in refused by {where} ({failure.code}): check TETHER_MAIL_SMTP_USERNAME "
                 "and TETHER_MAIL_SMTP_PASSWORD.")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return (f"Unreachable: {where} closed the connection. If it expects TLS from the first "
+                "byte (port 465), set TETHER_MAIL_SMTP_SECURITY=ssl.")
     if isinstance(exc, smtplib.SMTPException):
         failure = from_smtp_error(exc, oauth=False)
         return f"Refused by {where} ({failure.code}): {failure.cause}"

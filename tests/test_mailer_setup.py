@@ -154,3 +154,22 @@ def test_mail_test_refuses_an_address_with_a_line_break(app, monkeypatch, smtp_r
     use_relay(app, monkeypatch, relay)
     code, said = _mail_test(app, "kim@acme.test\nBcc: all@acme.test")
     assert code == 1 and "line breaks are not allowed" in said and relay.messages == []
+
+
+def test_mail_test_names_a_relay_that_hangs_up(app, monkeypatch):
+    """What an implicit-TLS port often does to a plain greeting: close the connection."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up():
+        conn, _ = listener.accept()
+        conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    use_relay(app, monkeypatch, None, MAIL_SMTP_HOST="127.0.0.1",
+              MAIL_SMTP_PORT=listener.getsockname()[1])
+    code, said = _mail_test(app)
+    listener.close()
+    assert code == 1 and said.startswith("Not sent. Unreachable:") and "SECURITY=ssl" in said
