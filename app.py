@@ -79,6 +79,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from mail import providers
 
     providers.use(providers.Catalog(app.config))
+    from mail import system_mailer
+
+    system_mailer.warn_if_missing(app.config)  # once per process: notices would wait
     _register_request_hooks(app)
     from views.inputs import IdConverter
 
@@ -167,6 +170,10 @@ def _register_template_helpers(app):
         return Notification.unread_count(current_user.id) if current_user.is_authenticated else 0
 
     app.add_template_global(notices.reconnect_token)
+
+    @app.template_global()
+    def mailer_banner():
+        return notices.mailer_banner(current_user)
 
 
 def _register_errors(app):

@@ -45,6 +45,9 @@ def start() -> dict:
             if db.obj is None:
                 init_db(loaded["DATABASE_URL"])
                 open_vault(loaded["TETHER_ENCRYPTION_KEYS"])
+            from mail import system_mailer
+
+            system_mailer.warn_if_missing(loaded)  # once per process: notices would wait
             _started = True
     return config.current()
 
