@@ -64,11 +64,12 @@ def init_db(url: str):
     return database
 
 
-def migrate(directory=MIGRATIONS_DIR) -> list[str]:
-    """Apply pending numbered migrations, each in its own transaction; returns the names
-    applied. A migration that fails is rolled back whole and stops the run there."""
+def migrate(directory=MIGRATIONS_DIR, target: str | None = None) -> list[str]:
+    """Apply pending numbered migrations (up to `target` if named), each in its own
+    transaction; returns the names applied. A migration that fails is rolled back whole and
+    stops the run there."""
     with db.connection_context():
-        return Runner(db.obj, str(directory)).up()
+        return Runner(db.obj, str(directory)).up(target)
 
 
 def migration_status(directory=MIGRATIONS_DIR):
