@@ -13,6 +13,7 @@ import clock
 import commands
 import config
 from models import db, init_db
+from models.base import refuse_newer_database
 from views.limits import limiter, storage_uri
 
 login_manager = LoginManager()
@@ -63,6 +64,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     clock.configure(settings["TETHER_CLOCK_FILE"])
     init_db(settings["DATABASE_URL"])
+    refuse_newer_database()  # a newer Tether's schema: refuse in words, before reading it
     _check_encryption_keys(settings)
 
     login_manager.init_app(app)

@@ -97,6 +97,14 @@ def _kept_secret(instance: Path, name: str, make) -> str:
     return path.read_text().strip()
 
 
+def _whole_number(text: str):
+    """An int if `text` is one; else the text itself, for load() to refuse in words."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def read(overrides: dict | None = None) -> dict:
     """The settings as the environment (and .env) give them, over the defaults; overrides
     (tests) win. It creates nothing, generates no secret and refuses nothing, so importing a
@@ -119,6 +127,9 @@ def read(overrides: dict | None = None) -> dict:
         "CHECK_INTERVAL_SECONDS": float(env.get("TETHER_CHECK_INTERVAL_SECONDS", "300")),
         "REMINDER_HOURS": float(env.get("TETHER_REMINDER_HOURS", "24")),  # 0 turns reminders off
         "INVITE_TTL_HOURS": int(env.get("TETHER_INVITE_TTL_HOURS", "72")),
+        # How long bookkeeping is kept (models/retention.py): status history, delivered
+        # events, read notifications, OAuth attempts, task results, inbound mail not acted on.
+        "RETENTION_DAYS": _whole_number(env.get("TETHER_RETENTION_DAYS", "90")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
         # The system mailer: Tether's own notification emails, never a user's mailbox.
         "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
@@ -161,6 +172,9 @@ def load(overrides: dict | None = None) -> dict:
     and development generate once and keep. ConfigError when a setting is unsafe."""
     cfg = read(overrides)
     production = cfg["ENV"] == "production"
+    if not isinstance(cfg["RETENTION_DAYS"], int) or cfg["RETENTION_DAYS"] < 1:
+        raise ConfigError(f"TETHER_RETENTION_DAYS must be a whole number of days, 1 or more "
+                          f"(it is {cfg['RETENTION_DAYS']!r}).")
     instance = _instance_dir(Path(cfg["INSTANCE_DIR"]), production=production)
     if cfg["METRICS_TOKEN"] and len(cfg["METRICS_TOKEN"]) < METRICS_TOKEN_MIN:
         raise ConfigError(f"TETHER_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters "
