@@ -5,7 +5,7 @@ from peewee import fn
 
 from models.contacts import Contact
 from models.outbox import FAILED, QUEUED, SENDING, UNKNOWN, OutboxEmail
-from models.sequences import ENROLLMENT_STATUSES, Enrollment
+from models.sequences import BLOCKED, ENROLLMENT_STATUSES, PAUSED, Enrollment
 
 
 def needing_attention(sequence) -> list[OutboxEmail]:
@@ -44,3 +44,26 @@ def enrollment_counts(sequence_ids) -> dict:
     for sequence_id, status, count in rows:
         counts[sequence_id][status] = count
     return counts
+
+
+# ---- A contact's "Next email" line ------------------------------------------------------------
+
+NO_NEXT = "—"  # finished, replied, bounced, unsubscribed; or nothing planned yet
+
+
+def next_email(sequence, enrollment, email, now) -> str:
+    """What the contacts table says of a contact's next email, in plain words: when it goes
+    (in the sequence's time zone), or why it waits. `email` is its outbox row on the way or
+    waiting for a person (sequence_pages.pending_by_enrollment), or None."""
+    if enrollment.status != "active" or (enrollment.next_due_at is None and email is None):
+        return NO_NEXT
+    if enrollment.next_due_at is None and email.can_send_again:
+        return "needs your attention (see the log)"
+    if sequence.state == PAUSED:
+        return "waiting: sequence paused"
+    if sequence.state == BLOCKED:
+        return "waiting: mailbox"
+    if enrollment.next_due_at is None:
+        return "sending"
+    # Due in the past means due now; either way the sending window decides.
+    return sequence.local_time(sequence.next_send_time(max(enrollment.next_due_at, now)))

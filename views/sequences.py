@@ -263,13 +263,14 @@ def show(sequence_id):
     if status in ENROLLMENT_STATUSES:
         enrollments = enrollments.where(Enrollment.status == status)
     enrollments = list(enrollments.paginate(page, PER_PAGE))
+    emails, now = sequence_pages.pending_by_enrollment([e.id for e in enrollments]), clock.now()
     return render_live("sequences/show.html", "sequences/_overview.html", sequence=sequence,
                        steps=list(sequence.steps_in_order()), status=status, current_page=page,
                        counts=sequence_pages.enrollment_counts([sequence.id])[sequence.id],
-                       enrollments=enrollments, emails=sequence_pages.pending_by_enrollment(
-                           [e.id for e in enrollments]),
+                       enrollments=enrollments, next_emails={e.id: sequence_pages.next_email(
+                           sequence, e, emails.get(e.id), now) for e in enrollments},
                        attention=sequence_pages.attention_count(sequence.id),
-                       per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES, now=clock.now())
+                       per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES)
 
 
 @bp.route("/sequences/<id:sequence_id>/log")
