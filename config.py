@@ -96,6 +96,12 @@ def _kept_secret(instance: Path, name: str, make) -> str:
     return path.read_text().strip()
 
 
+def _whole_number(text: str):
+    """`text` as an int ≥ 0, or the text itself for load() to refuse (read() refuses nothing)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
 def read(overrides: dict | None = None) -> dict:
     """The settings as the environment (and .env) give them, over the defaults; overrides
     (tests) win. It creates nothing, generates no secret and refuses nothing, so importing a
@@ -119,6 +125,11 @@ def read(overrides: dict | None = None) -> dict:
         "REMINDER_HOURS": float(env.get("TETHER_REMINDER_HOURS", "24")),  # 0 turns reminders off
         "INVITE_TTL_HOURS": int(env.get("TETHER_INVITE_TTL_HOURS", "72")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
+        # How many reverse proxies stand in front of Tether and set X-Forwarded-For/-Proto/
+        # -Host/-Port (README: "Behind a proxy"). 0 trusts no such header: the socket's peer
+        # is the client, whatever a request claims.
+        "TRUSTED_PROXIES": _whole_number(env.get("TETHER_TRUSTED_PROXIES", "0")),
+        "LOG_FORMAT": env.get("TETHER_LOG_FORMAT", "text").strip().lower(),  # or "json"
         # The system mailer: Tether's own notification emails, never a user's mailbox.
         "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
         "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
@@ -157,6 +168,7 @@ def load(overrides: dict | None = None) -> dict:
     the instance folder made and closed, production's refusals, and the secrets the demo
     and development generate once and keep. ConfigError when a setting is unsafe."""
     cfg = read(overrides)
+    _check_formats(cfg)
     production = cfg["ENV"] == "production"
     instance = _instance_dir(Path(cfg["INSTANCE_DIR"]), production=production)
     if production:
@@ -176,6 +188,15 @@ def load(overrides: dict | None = None) -> dict:
             cfg["TETHER_ENCRYPTION_KEYS"] = _kept_secret(
                 instance, "encryption_keys", lambda: "k1:" + Fernet.generate_key().decode())
     return cfg
+
+
+def _check_formats(cfg: dict) -> None:
+    if not isinstance(cfg["TRUSTED_PROXIES"], int) or cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError(f"TETHER_TRUSTED_PROXIES must be a whole number, not "
+                          f"{cfg['TRUSTED_PROXIES']!r}: how many reverse proxies stand in front "
+                          "of Tether (0 for none, 1 for nginx on the same machine).")
+    if cfg["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"TETHER_LOG_FORMAT must be text or json, not {cfg['LOG_FORMAT']!r}.")
 
 
 _current: dict | None = None
