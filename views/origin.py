@@ -5,6 +5,11 @@ with every cross-site POST, so a request whose `Origin` (or, without one, `Refer
 another site is refused before any view runs — over http too, where Flask-WTF never looks.
 A request with neither header passes (privacy settings and extensions strip them): the token
 still decides.
+
+"Own" means BASE_URL's origin or the request's own (its Host and scheme, as the trusted proxies
+tell them: app.py). A refusal is also how a wrong BASE_URL or a proxy that hides the public
+Host shows itself, so it logs one line with everything an operator needs, and its page says
+what to set.
 """
 
 import logging
