@@ -98,11 +98,9 @@ def _kept_secret(instance: Path, name: str, make) -> str:
 
 
 def _whole_number(text: str):
-    """An int if `text` is one; else the text itself, for load() to refuse in words."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    """`text` as an int ≥ 0, or the text itself for load() to refuse (read() refuses nothing)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else text
 
 
 def read(overrides: dict | None = None) -> dict:
@@ -131,6 +129,11 @@ def read(overrides: dict | None = None) -> dict:
         # events, read notifications, OAuth attempts, task results, inbound mail not acted on.
         "RETENTION_DAYS": _whole_number(env.get("TETHER_RETENTION_DAYS", "90")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
+        # How many reverse proxies stand in front of Tether and set X-Forwarded-For/-Proto/
+        # -Host/-Port (README: "Behind a proxy"). 0 trusts no such header: the socket's peer
+        # is the client, whatever a request claims.
+        "TRUSTED_PROXIES": _whole_number(env.get("TETHER_TRUSTED_PROXIES", "0")),
+        "LOG_FORMAT": env.get("TETHER_LOG_FORMAT", "text").strip().lower(),  # or "json"
         # The system mailer: Tether's own notification emails, never a user's mailbox.
         "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
         "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
@@ -171,6 +174,7 @@ def load(overrides: dict | None = None) -> dict:
     the instance folder made and closed, production's refusals, and the secrets the demo
     and development generate once and keep. ConfigError when a setting is unsafe."""
     cfg = read(overrides)
+    _check_formats(cfg)
     production = cfg["ENV"] == "production"
     if not isinstance(cfg["RETENTION_DAYS"], int) or cfg["RETENTION_DAYS"] < 1:
         raise ConfigError(f"TETHER_RETENTION_DAYS must be a whole number of days, 1 or more "
@@ -196,6 +200,15 @@ def load(overrides: dict | None = None) -> dict:
             cfg["TETHER_ENCRYPTION_KEYS"] = _kept_secret(
                 instance, "encryption_keys", lambda: "k1:" + Fernet.generate_key().decode())
     return cfg
+
+
+def _check_formats(cfg: dict) -> None:
+    if not isinstance(cfg["TRUSTED_PROXIES"], int) or cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError(f"TETHER_TRUSTED_PROXIES must be a whole number, not "
+                          f"{cfg['TRUSTED_PROXIES']!r}: how many reverse proxies stand in front "
+                          "of Tether (0 for none, 1 for nginx on the same machine).")
+    if cfg["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"TETHER_LOG_FORMAT must be text or json, not {cfg['LOG_FORMAT']!r}.")
 
 
 _current: dict | None = None
