@@ -12,6 +12,8 @@ BASE_URL ?= http://127.0.0.1:$(PORT)
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 SYSTEM_PACKAGES := dovecot-imapd dovecot-submissiond dovecot-lmtpd chromium fonts-dejavu-core
+# Only the tests need these: nginx in front of gunicorn, as deploy/nginx/tether sets it up.
+TEST_PACKAGES := nginx-light
 
 .PHONY: sandbox run test test-default test-backends lint migrate upgrade system-packages clean
 
@@ -52,6 +54,7 @@ lint: $(BIN)/.installed
 # Every test on the embedded default (SQLite + SqliteHuey), then everything but the browser
 # tests again on PostgreSQL + Redis-backed Huey.
 test: $(BIN)/.installed system-packages lint test-default test-backends
+test: SYSTEM_PACKAGES += $(TEST_PACKAGES)
 
 test-default: $(BIN)/.installed
 	$(BIN)/pytest
