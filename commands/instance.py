@@ -15,12 +15,13 @@ def register(app) -> None:
         from models import instance
 
         row = instance.state()
-        click.echo(f"Instance {row.instance_id}, live in {instance.describe(row.home)}.")
         if row.paused_since is None:
-            click.echo("Sending and mailbox checks run.")
+            click.echo(f"Instance {row.instance_id}, live in {instance.describe(row.home)}: "
+                       "sending and mailbox checks run.")
         else:
             since = f"{row.paused_since:%Y-%m-%d %H:%M} UTC"
-            click.echo(f"Sending and mailbox checks are paused since {since}. {row.paused_why}\n"
+            click.echo(f"Instance {row.instance_id}, last live in {instance.describe(row.home)}: "
+                       f"sending and mailbox checks are paused since {since}. {row.paused_why}\n"
                        "Once this is the only live copy, run `flask --app app instance confirm`.")
 
     @instance_group.command("confirm")

@@ -170,11 +170,13 @@ def restore(path: Path, target: Path) -> Restored:
 
 def _set_aside(target: Path) -> Path | None:
     """Move the current database out of the way, its WAL folded in first (so the file set
-    aside is whole on its own): `tether.db.before-restore-YYYYmmdd-HHMMSS`."""
+    aside is whole on its own): `tether.db.before-restore-YYYYmmdd-HHMMSS`. An empty one (the
+    file this very command made on a fresh server) is simply removed."""
     if not target.exists():
         return None
     current = sqlite3.connect(str(target), timeout=30)
     try:
+        empty = current.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
         busy = current.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         if busy:
             raise Refused(f"{target} is in use (its log could not be folded in): stop the web "
@@ -182,8 +184,12 @@ def _set_aside(target: Path) -> Path | None:
         current.execute("PRAGMA journal_mode=DELETE")  # and its -wal and -shm files removed
     finally:
         current.close()
-    kept = target.with_name(f"{target.name}.before-restore-{clock.now():%Y%m%d-%H%M%S}")
-    os.rename(target, kept)
+    kept = None
+    if empty:
+        target.unlink()
+    else:
+        kept = target.with_name(f"{target.name}.before-restore-{clock.now():%Y%m%d-%H%M%S}")
+        os.rename(target, kept)
     for leftover in ("-wal", "-shm", "-journal"):
         Path(str(target) + leftover).unlink(missing_ok=True)
     return kept
