@@ -107,9 +107,9 @@ def _restored_words(path: Path, done) -> str:
     lines = [f"Restored {path} into {done.target}."]
     if done.kept:
         lines.append(f"The database it replaced is kept at {done.kept}.")
-    if done.pending:
-        lines.append(f"The backup lacks {len(done.pending)} migration(s): run "
-                     "`flask --app app db upgrade` before starting Tether.")
+    if done.migrated:
+        lines.append(f"The backup lacked {len(done.migrated)} migration(s) of this version: "
+                     "applied to the restored database.")
     lines.append(
         "Sending and mailbox checks are paused in the restored database: start Tether, look "
         "it over, and once it is the only live copy (the original stopped for good) run "

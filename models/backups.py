@@ -9,6 +9,7 @@ it is restored into sends nothing until an operator confirms it is the only live
 
 import json
 import os
+import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,7 +127,7 @@ def check_backup(path: Path, vault) -> list[str]:
     backup = SqliteDatabase(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         tables = set(backup.get_tables())
-        if not {"schema_migration", "mailbox", "instance"} <= tables:
+        if not {"schema_migration", "mailbox"} <= tables:
             return [f"{path} is not a Tether backup (made by `flask --app app backup`)."]
         unknown = [m.name for m in Runner(backup, str(MIGRATIONS_DIR)).status() if m.path is None]
         if unknown:
@@ -143,16 +144,20 @@ def check_backup(path: Path, vault) -> list[str]:
 class Restored:
     target: Path
     kept: Path | None    # the database it replaced, kept aside
-    pending: list[str]   # migrations the backup lacks: `flask db upgrade` applies them
+    migrated: list[str]  # migrations the backup lacked, applied to the restored copy
 
 
 def restore(path: Path, target: Path) -> Restored:
     """Put the backup `path` in place of the database file `target` (checked beforehand with
-    check_backup, nothing running). The database it replaces is kept aside, whole."""
+    check_backup, nothing running), its schema brought up to this code's. The database it
+    replaces is kept aside, whole."""
     db.close()  # this process lets go of the file it is about to replace
     partial = target.with_name(f".{target.name}.{os.getpid()}.restoring")
     try:
         _copy(str(path), partial)
+        # Migrated here rather than left to `db upgrade`: a backup older than the instance
+        # table could not otherwise be made paused, and would claim to be the live copy.
+        migrated = _migrate(partial)
         # A backup made by `backup` is paused already, and keeps the reason it was given.
         _as_a_copy(partial, f"It was restored from the backup {path.name} at "
                             f"{clock.now():%Y-%m-%d %H:%M} UTC.")
@@ -160,12 +165,19 @@ def restore(path: Path, target: Path) -> Restored:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    restored = SqliteDatabase(str(target))
+    return Restored(target, kept, migrated)
+
+
+def _migrate(path: Path) -> list[str]:
+    copy = SqliteDatabase(str(path), pragmas={"foreign_keys": 1})
     try:
-        pending = [m.name for m in Runner(restored, str(MIGRATIONS_DIR)).status() if not m.applied]
+        applied = Runner(copy, str(MIGRATIONS_DIR)).up()
+        if copy.execute(instance.Instance.select()).fetchone() is None:  # older than the table
+            copy.execute(instance.Instance.insert(key=instance.ONE, home="backup:",
+                                                  instance_id=secrets.token_hex(8)))
+        return applied
     finally:
-        restored.close()
-    return Restored(target, kept, pending)
+        copy.close()
 
 
 def _set_aside(target: Path) -> Path | None:

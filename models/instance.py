@@ -64,6 +64,8 @@ def describe(home: str) -> str:
     kind, _, ident = home.partition(":")
     if kind == "folder":
         return f"the instance folder with id {ident}"
+    if kind != "postgresql":
+        return "a backup"  # one older than the instance table, restored
     system, _, oid = ident.partition("/")
     return f"the PostgreSQL server {system}, database oid {oid}"
 

@@ -162,3 +162,24 @@ def test_the_pg_dump_line_never_shows_the_database_password():
         "postgresql://tether@db.internal:5432/tether"
     assert _without_password("postgresql://tether@db.internal/tether") == \
         "postgresql://tether@db.internal/tether"
+
+
+@sqlite_only
+def test_a_backup_older_than_the_instance_table_is_migrated_and_restored_paused(app, accounts, tmp_path):
+    path = tmp_path / "made-by-sqlite3-dot-backup.db"
+    _a_backup(app, accounts, path)
+    older = SqliteDatabase(str(path))  # as a backup made before 0017, with sqlite3's .backup
+    older.execute_sql("DROP TABLE instance")
+    older.execute_sql("DROP TABLE process_report")
+    older.execute_sql("DELETE FROM schema_migration WHERE name = '0017_instance'")
+    older.close()
+    server = tmp_path / "new-server"
+
+    done = _restore(server, path, keys=app.config["TETHER_ENCRYPTION_KEYS"])
+
+    assert done.returncode == 0, done.stderr
+    assert "lacked 1 migration(s)" in done.stdout
+    restored = SqliteDatabase(str(server / "tether.db"))
+    paused, why = restored.execute_sql("SELECT paused_since, paused_why FROM instance").fetchone()
+    restored.close()
+    assert paused and why.startswith(f"It was restored from the backup {path.name}")
