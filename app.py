@@ -175,6 +175,9 @@ def _register_template_helpers(app):
         return Notification.unread_count(current_user.id) if current_user.is_authenticated else 0
 
     app.add_template_global(notices.reconnect_token)
+    from models import instance
+
+    app.add_template_global(instance.paused_why, "sending_paused")  # the banner, base.html
 
     @app.template_global()
     def mailer_banner():

@@ -30,11 +30,6 @@ def register(app) -> None:
             raise click.ClickException(_failed("upgrade", e)) from e
         click.echo("Applied: " + ", ".join(applied))
 
-    @db_group.command("backup")
-    def db_backup():
-        """Copy the SQLite database beside itself (PostgreSQL: print the pg_dump line)."""
-        _backup()
-
     @db_group.command("downgrade")
     @click.argument("name")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -75,9 +70,9 @@ def register(app) -> None:
 
 def _backup() -> None:
     import config
-    from models.backups import backup
+    from models.backups import before_upgrade
 
-    click.echo(backup(config.current()["DATABASE_URL"]).message)
+    click.echo(before_upgrade(config.current()["DATABASE_URL"]).message)
 
 
 def _failed(direction: str, error: Exception) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models import base
-from models.backups import backup
+from models.backups import before_upgrade
 from models.base import NewerDatabase
 from tests.scratch_database import insert_as_of_now, scratch_database, url_is_sqlite
 from tests.test_upgrade import OLD, SECRET, _assert_intact, _fill_as_an_older_version
@@ -68,7 +68,7 @@ def test_a_downgrade_to_an_unknown_name_says_so_and_changes_nothing(app):
 
 
 def test_postgresql_gets_the_pg_dump_line_without_its_password():
-    made = backup("postgresql://tether:s3cret-pw@db.internal:5433/tether_prod")
+    made = before_upgrade("postgresql://tether:s3cret-pw@db.internal:5433/tether_prod")
     assert made.path is None
     assert "pg_dump --format=custom --file=tether-" in made.message
     assert "--host=db.internal --port=5433 --username=tether tether_prod" in made.message
