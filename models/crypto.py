@@ -167,18 +167,18 @@ def unreadable_keys(database, v: Vault) -> dict[str, str]:
     for real."""
     columns = {where: (model, field) for model, field, where in _existing_columns(database)}
     problems = {}
-    for key_id, places in sorted(key_ids_in_use(database).items()):
+    for kid, places in sorted(key_ids_in_use(database).items()):
         where = sorted(places)[0]
         model, field = columns[where]
-        query = model.select(field).where(key_id(field, database) == key_id).limit(1)
+        query = model.select(field).where(key_id(field, database) == kid).limit(1)
         try:
             v.decrypt(database.execute(query).fetchone()[0])
         except SecretUnreadable as e:
-            problems[key_id] = (
-                f"encryption key {key_id} is missing: copy the key from the original server's "
+            problems[kid] = (
+                f"encryption key {kid} is missing: copy the key from the original server's "
                 "TETHER_ENCRYPTION_KEYS" if e.missing else
-                f"encryption key {key_id} is not the one the secrets were written with (the "
-                f"{key_id} configured here is another key): copy {key_id} from the original "
+                f"encryption key {kid} is not the one the secrets were written with (the "
+                f"{kid} configured here is another key): copy {kid} from the original "
                 "server's TETHER_ENCRYPTION_KEYS") + f" (it encrypted {', '.join(sorted(places))})."
     return problems
 
