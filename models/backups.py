@@ -218,9 +218,11 @@ class UpgradeCopy:
 
 
 def before_upgrade(url: str) -> UpgradeCopy:
-    """`make upgrade`'s safety net for the database `url` names: SQLite, a backup beside the
-    file (`tether.db.<stamp>.bak`, taken as take() takes any backup); PostgreSQL, the pg_dump
-    line to run, since that dump belongs to the operator's own routine."""
+    """`make upgrade`'s safety net for the database `url` names: SQLite, a copy beside the
+    file (`tether.db.<stamp>.bak`) by the same online backup as take() — but only the copy:
+    the database is still at its older schema, which may predate the tables take() records
+    in; `restore` migrates such a copy and starts it paused. PostgreSQL, the pg_dump line to
+    run, since that dump belongs to the operator's own routine."""
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     if not url.startswith("sqlite"):
         return UpgradeCopy(None, "PostgreSQL: no copy made here. Back it up first, e.g.:\n  "
@@ -232,7 +234,7 @@ def before_upgrade(url: str) -> UpgradeCopy:
     while copy.exists():  # two upgrades in one second: never overwrite an earlier copy
         n += 1
         copy = source.with_name(f"{source.name}.{stamp}-{n}.bak")
-    take(copy)
+    _copy(str(source), copy)
     return UpgradeCopy(copy, f"Copied the database to {copy} (`flask --app app restore {copy}` "
                              "undoes this upgrade).")
 
