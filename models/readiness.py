@@ -106,3 +106,18 @@ def secrets(key_ids) -> Check:
     return Check("secrets", False, f"{len(rows)} mailbox secret(s) cannot be decrypted: {keys} "
                  "from TETHER_ENCRYPTION_KEYS: put it back (after the first key) on every web "
                  "and worker process and restart them")
+
+
+def live_here() -> Check:
+    """A copied or restored database sends and checks nothing until an operator confirms it
+    is the only live copy (models/instance.py): a monitor should see that, not only a banner."""
+    from models import instance
+
+    try:
+        why = instance.paused_why()
+    except Exception:  # the database check names why
+        return Check("instance", False, NOT_CHECKED)
+    if not why:
+        return Check("instance", True)
+    return Check("instance", False, f"sending and checks are paused: {why} Run `flask --app app "
+                 "instance confirm` once this is the only live copy.")

@@ -51,7 +51,18 @@ def test_healthz_answers_without_the_database(client):
 
 def test_ready_once_migrated_with_a_worker_and_a_mailer(ready):
     checks = ready.get("/readyz").json["checks"]
-    assert set(checks) == {"database", "migrations", "queue", "worker", "mailer", "secrets"}
+    assert set(checks) == {"database", "migrations", "queue", "worker", "mailer", "secrets",
+                           "instance"}
+
+
+def test_a_copy_paused_until_confirmed_is_named_and_ready_again_once_confirmed(ready):
+    from models import instance
+
+    instance.pause("It was restored from a backup.")
+    reason = _failing(ready.get("/readyz"), "instance")
+    assert "restored from a backup" in reason and "instance confirm" in reason
+    instance.confirm()
+    assert ready.get("/readyz").status_code == 200
 
 
 def test_no_worker_yet_and_no_mailer_are_named(client, app, monkeypatch):

@@ -31,7 +31,8 @@ def readyz():
     from tasks import huey
 
     checks = [*readiness.database(), readiness.queue(huey), readiness.sweep(),
-              readiness.mailer(relay()), readiness.secrets(vault().keys)]
+              readiness.mailer(relay()), readiness.secrets(vault().keys),
+              readiness.live_here()]
     ok = all(c.ok for c in checks)
     body = {"ok": ok, "checks": {c.name: {"ok": c.ok, **({"reason": c.reason} if c.reason else {})}
                                  for c in checks}}
