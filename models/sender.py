@@ -18,11 +18,11 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, fn
 
 import clock
 from mail import send
-from mail.connect import Login, Server, imap_login, smtp_login
+from mail.connect import Login, imap_login, smtp_login
 from mail.failures import Failure, Kind, MailError, from_imap_error, from_network_error
-from models import changes, checks, leases, outbox, replies
+from models import changes, leases, outbox, replies
 from models.base import BaseModel, write_transaction
-from models.crypto import SecretUnreadable
+from models.credentials import Busy, Credentials
 from models.mailboxes import CONNECTED, Mailbox, limit_on
 from models.outbox import LEASE, QUEUED, SENDING, OutboxEmail, day_start
 from models.sequences import Enrollment, Sequence
@@ -182,16 +182,12 @@ class Run:
     check: bool = False              # an authentication failure: ask for an immediate check
 
 
-class _Busy(Exception):
-    """A health check holds the mailbox's token lease (it may be rotating the token)."""
-
-
 class Sender:
-    """Sends with the health engine's Checker, for its provider catalog and token refresh."""
+    """Sends with a provider catalog (mail.providers.Catalog); signs in through
+    models/credentials.py, as the health check does."""
 
-    def __init__(self, checker: checks.Checker, tls=None):
-        self.checker = checker
-        self.tls = tls
+    def __init__(self, catalog):
+        self.credentials = Credentials(catalog)
 
     def run(self, mailbox_id: int, wake: int | None = None) -> Run:
         """One pass for one mailbox: settle orphans, plan due steps, send what is due."""
@@ -237,64 +233,22 @@ class _Batch:
 
     # -- credentials and connections ------------------------------------------------------------
 
-    def _provider(self):
-        provider = self.sender.checker.catalog.get(self.mailbox.provider)
-        if provider is None:
-            raise MailError(Failure(Kind.APP, "provider not configured", "The provider of "
-                                    "this mailbox is not configured any more.", "Tether"))
-        return provider
+    def _signed_in(self, connect):
+        """`connect(login)`, signed in by the one credentials path (models/credentials.py)."""
+        def use(login: Login):
+            self.login = login
+            return connect(login)
 
-    def _server(self, kind: str) -> Server:
-        """The provider's server, or the stored one — vetted against today's host settings
-        at every connection (mail.connect)."""
-        if self.mailbox.is_oauth:
-            source, policy = self._provider(), None
-        else:
-            source, policy = self.mailbox, checks.host_policy(self.sender.checker.catalog)
-        return Server(getattr(source, f"{kind}_host"), getattr(source, f"{kind}_port"),
-                      getattr(source, f"{kind}_security"), policy)
-
-    def _credentials(self, refresh: bool = False) -> Login:
-        box = Mailbox.get_by_id(self.mailbox.id)  # a check may have rotated the token meanwhile
-        if not box.is_oauth:
-            return Login(address=box.email, username=box.username,
-                         password=box.password.reveal() if box.password else "")
-        if (refresh or box.access_token is None or box.access_expires_at is None
-                or box.access_expires_at - checks.REFRESH_MARGIN <= clock.now()):
-            return Login(address=box.email, access_token=self._refresh(), fresh=True)
-        return Login(address=box.email, access_token=box.access_token.reveal(), fresh=False)
-
-    def _refresh(self) -> str:
-        """Refresh under the health check's lease: the one refresher of a mailbox's token at
-        a time (Microsoft rotates refresh tokens; two refreshers would kill each other's)."""
-        provider = self._provider()
-        owner = leases.new_owner()
-        if not checks.acquire(self.mailbox.id, owner):
-            raise _Busy()
-        try:
-            return self.sender.checker.refresh(Mailbox.get_by_id(self.mailbox.id), provider)
-        finally:
-            checks.release(self.mailbox.id, owner)
-
-    def _login(self, connect):
-        """Log in with the stored token; a refusal of a token we did not just refresh proves
-        nothing, so refresh once and try again."""
-        self.login = self._credentials()
-        try:
-            return connect(self.login)
-        except MailError as e:
-            if not e.failure.stale_token:
-                raise
-        self.login = self._credentials(refresh=True)
-        return connect(self.login)
+        return self.sender.credentials.signed_in(self.mailbox, use, leased=False)
 
     def _open_smtp(self):
-        return self._login(lambda login: smtp_login(self._server("smtp"), login, self.sender.tls))
+        _, server = self.sender.credentials.servers(self.mailbox)
+        return self._signed_in(lambda login: smtp_login(server, login))
 
     def _open_imap(self):
         if self.imap is None:
-            self.imap = self._login(lambda login: imap_login(self._server("imap"), login,
-                                                             self.sender.tls))
+            server, _ = self.sender.credentials.servers(self.mailbox)
+            self.imap = self._signed_in(lambda login: imap_login(server, login))
             self.sent_folder = send.sent_folder(self.imap)
         return self.imap
 
@@ -325,17 +279,16 @@ class _Batch:
         try:
             replies.fetch_into(self.mailbox.id)(self._open_imap())
         except MailError as e:
-            self._give_up(e.failure, READ_FIRST_RETRY)
+            # The operator's to fix (undecryptable, provider gone): no use looking in seconds.
+            self._give_up(e.failure, RETRY_AFTER if e.failure.kind is Kind.APP
+                          else READ_FIRST_RETRY)
             return False
         except (IMAPClientError, OSError) as e:
             self._give_up(from_imap_error(e) if isinstance(e, IMAPClientError)
                           else from_network_error(e, "IMAP"), READ_FIRST_RETRY)
             return False
-        except _Busy:
+        except Busy:
             self._give_up(None, BUSY_RETRY)
-            return False
-        except SecretUnreadable:
-            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
             return False
         if replies.fresh_for_sending(Mailbox.get_by_id(self.mailbox.id)):
             return True
@@ -348,10 +301,8 @@ class _Batch:
             return True
         except MailError as e:
             self._give_up(e.failure)
-        except _Busy:
+        except Busy:
             self._give_up(None, BUSY_RETRY)
-        except SecretUnreadable:
-            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
         return False
 
     # -- sending --------------------------------------------------------------------------------
@@ -407,12 +358,9 @@ class _Batch:
         except MailError as e:
             outbox.requeue(self.owner, [row.id])
             self._give_up(e.failure)
-        except _Busy:
+        except Busy:
             outbox.requeue(self.owner, [row.id])
             self._give_up(None, BUSY_RETRY)
-        except SecretUnreadable:
-            outbox.requeue(self.owner, [row.id])
-            self._give_up(Failure(Kind.APP, "secret undecryptable", "", "Tether"))
         else:
             pause_point("after_accepted")
             # The 250 is the fact: commit it first. Only a crash in this very instant is left
@@ -439,7 +387,7 @@ class _Batch:
         self.reconnected = True
         # The row stays `transmitting`: should this consumer die during the second try, the
         # reconciler must look in Sent rather than assume nothing went out.
-        self.smtp = self._open_smtp()  # MailError / _Busy propagate: the batch stops
+        self.smtp = self._open_smtp()  # MailError / Busy propagate: the batch stops
         return send.deliver(self.smtp, self.mailbox.email, row.contact.email, data,
                             fresh=self.login.fresh, oauth=self.login.oauth)
 
@@ -451,7 +399,7 @@ class _Batch:
         try:
             send.append_sent(self._open_imap(), self.sent_folder, data, clock.now())
             pause_point("after_sent_copy")
-        except (MailError, _Busy, SecretUnreadable) as e:
+        except (MailError, Busy) as e:
             self.no_copy = True
             log.warning("mailbox %s: could not file a copy in Sent: %s", self.mailbox.id, e)
 
@@ -466,7 +414,7 @@ class _Batch:
         try:
             imap = self._open_imap()
             found = send.find_in_sent(imap, self.sent_folder, [r.message_id for r in rows])
-        except (MailError, _Busy, SecretUnreadable) as e:
+        except (MailError, Busy) as e:
             outbox.release_orphans(self.owner, now + RETRY_AFTER)
             failure = getattr(e, "failure", None)
             if failure is not None and (failure.kind is not Kind.TRANSIENT or failure.stale_token):

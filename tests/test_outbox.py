@@ -240,13 +240,12 @@ def test_sends_today_counts_per_utc_day(owner, box):
 
 
 def test_a_superseded_wake_up_stands_down(owner, box):
-    from models.checks import Checker
     from models.sender import Sender
 
     first = sender.set_wake(box.id, clock.now())
     second = sender.set_wake(box.id, clock.now())
     assert second == first + 1
-    assert Sender(Checker(catalog=None)).run(box.id, wake=first).next_at is None
+    assert Sender(catalog=None).run(box.id, wake=first).next_at is None
     assert sender.current_wake(box.id) == second
 
 
