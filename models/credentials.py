@@ -184,6 +184,12 @@ def host_policy(catalog) -> HostPolicy:
     return HostPolicy.from_settings(settings)
 
 
+def needs_check(failure: Failure) -> bool:
+    """Whether a failure met while sending asks for a health check now: anything but a blip,
+    and a refused stale token (the check refreshes and tells a dead token from a blip)."""
+    return failure.kind is not Kind.TRANSIENT or failure.stale_token
+
+
 def unconfigured(key: str) -> Failure:
     return Failure(Kind.APP, "provider not configured", f"The {key} provider is not configured "
                    "on this server any more. An administrator must restore its settings.", "Tether")

@@ -7,11 +7,8 @@ transaction of the outbox's own rules; network I/O happens between them, never i
 """
 
 import logging
-import os
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from imapclient.exceptions import IMAPClientError
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, fn
@@ -32,19 +29,6 @@ RETRY_AFTER = timedelta(minutes=1)   # a failed connection: the mailbox's emails
 READ_FIRST_RETRY = timedelta(seconds=5)  # the INBOX could not be read yet (a check in progress)
 BUSY_RETRY = timedelta(seconds=5)    # a check holds the token: look again shortly
 TELL_EVERY = timedelta(seconds=1)    # open pages hear of a batch's sends at most this often
-
-
-def pause_point(name: str) -> None:
-    """A named point where a test SIGKILLs the consumer ("after_claim", "after_accepted",
-    "after_sent_copy"). Inert unless TETHER_ENV=testing *and* TETHER_TEST_PAUSE_AT names this
-    point: then the consumer writes a marker file and waits here to be killed. The sandbox
-    has no fault that holds an SMTP answer, so a test could not otherwise stop a consumer
-    between the server's 250 and the commit that records it."""
-    if os.environ.get("TETHER_TEST_PAUSE_AT") != name or os.environ.get("TETHER_ENV") != "testing":
-        return
-    folder = os.environ.get("TETHER_INSTANCE_DIR", ".")
-    Path(folder, f"paused-{name}").write_text(str(os.getpid()))
-    time.sleep(300)
 
 
 class OutboxSender(BaseModel):
@@ -314,7 +298,6 @@ class _Batch:
             rows = outbox.claim(self.mailbox, self.owner, now)
             if not rows:
                 return
-            pause_point("after_claim")
             for row in rows:
                 if self.stopped:
                     break
@@ -362,7 +345,6 @@ class _Batch:
             outbox.requeue(self.owner, [row.id])
             self._give_up(None, BUSY_RETRY)
         else:
-            pause_point("after_accepted")
             # The 250 is the fact: commit it first. Only a crash in this very instant is left
             # for the reconciler (the copy in Sent below is for people, and for that case).
             now = clock.now()
@@ -398,7 +380,6 @@ class _Batch:
             return
         try:
             send.append_sent(self._open_imap(), self.sent_folder, data, clock.now())
-            pause_point("after_sent_copy")
         except (MailError, Busy) as e:
             self.no_copy = True
             log.warning("mailbox %s: could not file a copy in Sent: %s", self.mailbox.id, e)

@@ -221,7 +221,7 @@ def test_removed_access_blocks_the_sequence_and_the_waiting_email_goes_out_once_
 
 @pytest.fixture
 def pausing(monkeypatch):
-    """Consumers started now stop at the named point (models.sender.pause_point)."""
+    """Consumers started now stop at the named point (tests/pausing_worker.py)."""
     folder = Path(os.environ["TETHER_INSTANCE_DIR"])
 
     def at(point):
