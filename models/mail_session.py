@@ -16,7 +16,7 @@ class MailSession:
     def __init__(self, credentials: Credentials, mailbox: Mailbox):
         self.credentials, self.mailbox = credentials, mailbox
         self.smtp = self.imap = None
-        self.smtp_login: Login | None = None  # how the SMTP connection signed in (fresh? OAuth?)
+        self.sending_login: Login | None = None  # how the SMTP connection signed in
         self.sent_folder = ""
 
     def open_smtp(self):
@@ -25,7 +25,7 @@ class MailSession:
         _, server = self.credentials.servers(self.mailbox)
 
         def connect(login: Login):
-            self.smtp_login = login
+            self.sending_login = login
             return smtp_login(server, login)
 
         self.smtp = self.credentials.signed_in(self.mailbox, connect, leased=False)

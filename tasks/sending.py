@@ -14,7 +14,8 @@ import clock
 from mail import providers
 from models import events
 from models.mailboxes import CONNECTED
-from models.sender import Sender, set_wake, wakes_due
+from models.sender import Sender
+from models.wakeups import set_wake, wakes_due
 from tasks import huey, with_db
 from tasks.checks import request_check
 

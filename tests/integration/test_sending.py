@@ -19,7 +19,7 @@ from models.accounts import User
 from models.contacts import Contact
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
 from models.outbox import SENT, UNKNOWN, OutboxEmail
-from models.sender import OutboxSender
+from models.sender_lease import OutboxSender
 from models.sequences import Enrollment, Sequence, SequenceLog, create_sequence, enroll, save_step
 from tests import factories
 from tests.integration.conftest import grant_tokens, sandbox_mailbox
