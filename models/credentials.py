@@ -85,7 +85,7 @@ class Credentials:
         if mailbox.is_oauth:
             source, policy = self._provider(mailbox), None
         else:
-            source, policy = mailbox, host_policy(self.catalog)
+            source, policy = mailbox, _host_policy(self.catalog)
         return (Server(source.imap_host, source.imap_port, source.imap_security, policy),
                 Server(source.smtp_host, source.smtp_port, source.smtp_security, policy))
 
@@ -135,7 +135,7 @@ class Credentials:
     def _provider(self, mailbox: Mailbox):
         provider = self.catalog.get(mailbox.provider)
         if provider is None:
-            raise MailError(unconfigured(mailbox.provider))
+            raise MailError(_unconfigured(mailbox.provider))
         return provider
 
 
@@ -150,7 +150,7 @@ def _refresh_and_store(mailbox_id: int, provider) -> str:
     again after a refusal that asks for a reconnect."""
     current = Mailbox.get_by_id(mailbox_id)
     if current.refresh_token is None:
-        raise MailError(no_refresh_token())
+        raise MailError(_no_refresh_token())
     used = current.refresh_token.reveal()
     try:
         tokens = oauth.refresh(provider, used)
@@ -173,7 +173,7 @@ def _refresh_and_store(mailbox_id: int, provider) -> str:
     return tokens.access_token
 
 
-def host_policy(catalog) -> HostPolicy:
+def _host_policy(catalog) -> HostPolicy:
     """The rules for user-entered mail hosts in force now: the settings the provider catalog
     was built from (the worker's and the web app's own), else the configuration."""
     settings = getattr(catalog, "settings", None)
@@ -190,10 +190,10 @@ def needs_check(failure: Failure) -> bool:
     return failure.kind is not Kind.TRANSIENT or failure.stale_token
 
 
-def unconfigured(key: str) -> Failure:
+def _unconfigured(key: str) -> Failure:
     return Failure(Kind.APP, "provider not configured", f"The {key} provider is not configured "
                    "on this server any more. An administrator must restore its settings.", "Tether")
 
 
-def no_refresh_token() -> Failure:
+def _no_refresh_token() -> Failure:
     return Failure(Kind.RECONNECT, "no refresh token", TOKEN_EXPIRED_OR_REVOKED, "token endpoint")
