@@ -99,7 +99,7 @@ class Tether:
     def round(self, targets) -> float:
         from models.contacts import Contact
         from models.outbox import SENT, OutboxEmail
-        from models.sender import OutboxSender
+        from models.sender_lease import OutboxSender
         from models.sequences import create_sequence, enroll, save_step
         from tasks.sending import send_mailbox
 

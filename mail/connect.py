@@ -203,11 +203,11 @@ def _quietly_close(client) -> None:
         pass
 
 
-def imap_check(server: Server, login: Login, tls=None, then=None) -> None:
+def imap_check(server: Server, login: Login, then=None) -> None:
     """Login + NOOP + LOGOUT: the IMAP half of a health check. `then(client)` runs on the
     same session before logging out — the reply fetch shares the check's login, because
     providers throttle logins."""
-    client = imap_login(server, login, tls)
+    client = imap_login(server, login)
     try:
         client.noop()
         if then is not None:
@@ -252,9 +252,9 @@ def smtp_login(server: Server, login: Login, tls: ssl.SSLContext | None = None) 
     return smtp
 
 
-def smtp_check(server: Server, login: Login, tls=None) -> None:
+def smtp_check(server: Server, login: Login) -> None:
     """EHLO + AUTH + QUIT without sending: the SMTP half of a health check."""
-    smtp = smtp_login(server, login, tls)
+    smtp = smtp_login(server, login)
     try:
         smtp.quit()
     except (smtplib.SMTPException, OSError):

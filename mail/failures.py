@@ -30,10 +30,6 @@ class Failure:
     # A login refused with a token that was not refreshed just now: refresh, then try again.
     stale_token: bool = False
 
-    @property
-    def needs_reconnect(self) -> bool:
-        return self.kind is Kind.RECONNECT
-
 
 class MailError(Exception):
     """Raised by mail/ with the classified failure attached."""
@@ -99,7 +95,6 @@ def from_token_response(status: int, body) -> Failure:
 
 IMAP_TRANSIENT_CODES = {"UNAVAILABLE", "INUSE", "LIMIT", "SERVERBUG", "OVERQUOTA"}
 _IMAP_CODE = re.compile(r"\[([A-Z][A-Z0-9-]*)")
-AUTH_REFUSED = "The mail server refused the sign-in."
 STALE_TOKEN = "The mail server refused a token that may simply be out of date."
 
 

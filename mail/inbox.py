@@ -10,7 +10,7 @@ import email
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 from flufl.bounce import all_failures
 
@@ -133,7 +133,3 @@ def _snippet(message) -> str:
         text = re.sub(r"<[^>]+>", " ", text)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(">")]
     return re.sub(r"\s+", " ", " ".join(lines)).strip()[:SNIPPET_CHARS]
-
-
-def addresses(value: str) -> list[str]:
-    return [a.lower() for _, a in getaddresses([value]) if a]

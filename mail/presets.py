@@ -9,18 +9,10 @@ KNOWN = {
     "aol.com": ("imap.aol.com", "smtp.aol.com"),
     "gmx.com": ("imap.gmx.com", "mail.gmx.com"),
 }
-_extra: dict[str, dict] = {}
-
-
-def register(domain: str, settings: dict) -> None:
-    """Add a preset (the sandbox registers its own domain)."""
-    _extra[domain.lower()] = settings
 
 
 def guess_servers(email: str) -> dict:
     domain = email.rpartition("@")[2].strip().lower()
-    if domain in _extra:
-        return dict(_extra[domain])
     imap, smtp = KNOWN.get(domain, (f"imap.{domain}", f"smtp.{domain}") if domain else ("", ""))
     return {"imap_host": imap, "imap_port": 993, "imap_security": "ssl",
             "smtp_host": smtp, "smtp_port": 587, "smtp_security": "starttls", "username": email}

@@ -88,7 +88,7 @@ def free_dead_owners(now) -> tuple[set[int], set[int]]:
     whose sending should be taken up at once; the reconciler decides each interrupted send."""
     from models.mailboxes import Mailbox
     from models.outbox import OutboxEmail
-    from models.sender import OutboxSender
+    from models.sender_lease import OutboxSender
 
     expired = now - timedelta(seconds=1)
     found: dict = {}

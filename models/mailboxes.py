@@ -47,7 +47,7 @@ class Mailbox(Timestamped):
     deleted_at = DateTimeField(null=True)
     status_where = CharField(default="")   # token endpoint / IMAP / SMTP: decides re-checks
     failures_in_a_row = IntegerField(default=0)  # for backoff while degraded
-    lease_owner = CharField(default="")    # the check holding this mailbox (models/checks.py)
+    lease_owner = CharField(default="")    # a check, or a token refresh (models/credentials.py)
     lease_until = DateTimeField(null=True)
 
     # OAuth mailboxes

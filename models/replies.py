@@ -1,11 +1,13 @@
 """Replies and bounces (issue 9): what a mailbox's new mail means for its sequences.
 
-The health check's IMAP session reads new mail (mail/inbox.py) and hands it here. A reply
-stops that contact's sequence; a bounce marks the contact's enrollment bounced; an auto-reply is
-logged and changes nothing. Every message is recorded once per mailbox by Message-ID, so a
-renumbered folder (UIDVALIDITY change) or a re-read after an outage counts nothing twice.
-Sending waits for a fetch that is newer than the mailbox's last reconnect (`fresh_for_sending`),
-so a contact who replied during an outage gets no further step.
+New mail is read (mail/inbox.py) on an IMAP session someone else signed in: the health check's,
+or the sender's before it sends (models/mail_session.py) — both through models/credentials.py;
+this module never signs in itself. A reply stops that contact's sequence; a bounce marks the
+contact's enrollment bounced; an auto-reply is logged and changes nothing. Every message is
+recorded once per mailbox by Message-ID, so a renumbered folder (UIDVALIDITY change) or a
+re-read after an outage counts nothing twice. Sending waits for a fetch that is newer than the
+mailbox's last reconnect (`fresh_for_sending`), so a contact who replied during an outage gets
+no further step.
 """
 
 import logging
@@ -13,7 +15,7 @@ import logging
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError
 
 import clock
-from mail.inbox import Cursor, Incoming
+from mail.inbox import Cursor, Incoming, fetch_new
 from models import changes
 from models.base import BaseModel, write_transaction
 from models.contacts import Contact
@@ -72,8 +74,6 @@ class InboxFetch:
         self.reached: tuple[Cursor, object] | None = None  # (cursor, when the read began)
 
     def __call__(self, client) -> None:
-        from mail.inbox import fetch_new
-
         started = clock.now()
         items, cursor = fetch_new(client, cursor_of(self.mailbox_id), since=self.since)
         try:

@@ -2,7 +2,7 @@
 was missed, and the immediate check that a failed send or fetch asks for.
 
 The database holds every mailbox's next check time; Huey only triggers. A task lost with a
-consumer is found again by the sweep, and the per-mailbox lease (models/checks.py) makes a
+consumer is found again by the sweep, and the per-mailbox lease (models/credentials.py) makes a
 duplicate task harmless.
 """
 

@@ -11,11 +11,13 @@ from datetime import timedelta
 from huey import crontab
 
 import clock
+from mail import providers
 from models import events, instance
 from models.mailboxes import CONNECTED
-from models.sender import Sender, set_wake, wakes_due
+from models.sender import Sender
+from models.wakeups import set_wake, wakes_due
 from tasks import huey, with_db
-from tasks.checks import checker, request_check
+from tasks.checks import request_check
 
 SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled pass go first
 _sender: Sender | None = None
@@ -24,7 +26,7 @@ _sender: Sender | None = None
 def sender() -> Sender:
     global _sender
     if _sender is None:
-        _sender = Sender(checker())
+        _sender = Sender(providers.current())
     return _sender
 
 

@@ -124,7 +124,9 @@ def _start_consumer(name, periodic=False):
     root = Path(__file__).resolve().parent.parent
     consumer = Path(sys.executable).with_name("huey_consumer")
     log = open(os.path.join(_tmp, f"{name}.log"), "w")  # noqa: SIM115 — closed by _stop
-    command = [str(consumer), "tasks.worker.huey", "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
+    # A test that SIGKILLs a consumer at a named point of a send gets one that stops there.
+    entry = "tests.pausing_worker.huey" if os.environ.get("TETHER_TEST_PAUSE_AT") else "tasks.worker.huey"
+    command = [str(consumer), entry, "-k", "thread", "-w", "2"] + ([] if periodic else ["-n"])
     # This checkout's code, whatever checkout the virtualenv's editable install points at.
     env = dict(os.environ, PYTHONPATH=str(root))
     proc = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)

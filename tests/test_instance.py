@@ -17,7 +17,7 @@ from models.contacts import Contact
 from models.instance import Instance
 from models.mailboxes import CONNECTED, Mailbox
 from models.outbox import QUEUED, OutboxEmail
-from models.sender import OutboxSender
+from models.sender_lease import OutboxSender
 from models.sequences import create_sequence, enroll, save_step
 from tests import factories
 

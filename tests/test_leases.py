@@ -7,7 +7,7 @@ from datetime import timedelta
 import clock
 from models import leases
 from models.mailboxes import Mailbox
-from models.sender import OutboxSender, acquire_sender, renew_sender
+from models.sender_lease import OutboxSender, acquire_sender, renew_sender
 from tests import factories
 from tests.support import wait_for
 

@@ -88,7 +88,7 @@ def test_the_sender_connects_nowhere_the_settings_now_refuse(accounts, app, capt
     if inbox_read:  # replies already read since it connected: straight to SMTP
         InboxCursor.create(mailbox=box.id, fetched_at=clock.now() + datetime.timedelta(seconds=1))
 
-    run = Sender(Checker(_forbidding_loopback(app))).run(box.id)
+    run = Sender(_forbidding_loopback(app)).run(box.id)
 
     assert run.check  # the health engine is asked to decide, and says why in words
     assert imap.connections == 0 and smtp.connections == 0

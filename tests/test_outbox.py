@@ -9,7 +9,7 @@ from peewee import IntegrityError
 
 import clock
 from mail.send import HeaderInjection, Outgoing, compose
-from models import outbox, sender
+from models import outbox, sender_lease, wakeups
 from models.accounts import User
 from models.contacts import Contact
 from models.outbox import CLAIMED, QUEUED, SENDING, SENT, TRANSMITTING, UNKNOWN, OutboxEmail
@@ -77,9 +77,9 @@ def test_outside_the_window_nothing_is_planned_and_the_wake_up_is_the_window_sta
     set_now(datetime(2031, 3, 3, 7, 30))  # Monday, before 09:00
     running(owner, box)
     assert outbox.plan(box, clock.now()) == 0
-    assert sender.wake_times(clock.now()) == {box.id: datetime(2031, 3, 3, 9, 0)}
+    assert wakeups.wake_times(clock.now()) == {box.id: datetime(2031, 3, 3, 9, 0)}
     set_now(datetime(2031, 3, 8, 12, 0))  # Saturday: the window is Mon–Fri
-    assert sender.wake_times(clock.now()) == {box.id: datetime(2031, 3, 10, 9, 0)}
+    assert wakeups.wake_times(clock.now()) == {box.id: datetime(2031, 3, 10, 9, 0)}
 
 
 def test_the_daily_limit_holds_across_two_sequences_and_is_logged_once(owner):
@@ -94,11 +94,11 @@ def test_the_daily_limit_holds_across_two_sequences_and_is_logged_once(owner):
     assert "Daily limit reached" in limit_logs.get().message
     # Tomorrow the rest goes, inside the window.
     now = clock.now()
-    assert sender.wake_times(now) == {box.id: now}  # the 3 queued rows are due
+    assert wakeups.wake_times(now) == {box.id: now}  # the 3 queued rows are due
     for row in OutboxEmail.select():
         row.status, row.attempted_at, row.mailbox = SENT, clock.now(), box.id
         row.save()
-    assert sender.wake_times(clock.now()) == {box.id: datetime(2031, 3, 4, 9, 0)}
+    assert wakeups.wake_times(clock.now()) == {box.id: datetime(2031, 3, 4, 9, 0)}
     set_now(datetime(2031, 3, 4, 9, 0))
     assert outbox.plan(box, clock.now()) == 1
     assert {r.sequence_id for r in OutboxEmail.select()} == {first.id, second.id}
@@ -117,9 +117,9 @@ def test_a_claim_is_committed_with_a_lease_and_a_message_id_and_is_taken_once(ow
 
 
 def test_only_one_sender_per_mailbox_and_a_dead_ones_lease_expires(owner, box):
-    assert sender.acquire_sender(box.id, "a", clock.now())
-    assert not sender.acquire_sender(box.id, "b", clock.now())
-    assert sender.acquire_sender(box.id, "b", clock.now() + outbox.LEASE + timedelta(seconds=1))
+    assert sender_lease.acquire_sender(box.id, "a", clock.now())
+    assert not sender_lease.acquire_sender(box.id, "b", clock.now())
+    assert sender_lease.acquire_sender(box.id, "b", clock.now() + outbox.LEASE + timedelta(seconds=1))
 
 
 def test_later_steps_without_a_subject_reply_in_the_same_thread(owner, box):
@@ -240,14 +240,13 @@ def test_sends_today_counts_per_utc_day(owner, box):
 
 
 def test_a_superseded_wake_up_stands_down(owner, box):
-    from models.checks import Checker
     from models.sender import Sender
 
-    first = sender.set_wake(box.id, clock.now())
-    second = sender.set_wake(box.id, clock.now())
+    first = wakeups.set_wake(box.id, clock.now())
+    second = wakeups.set_wake(box.id, clock.now())
     assert second == first + 1
-    assert Sender(Checker(catalog=None)).run(box.id, wake=first).next_at is None
-    assert sender.current_wake(box.id) == second
+    assert Sender(catalog=None).run(box.id, wake=first).next_at is None
+    assert wakeups.current_wake(box.id) == second
 
 
 def test_paused_or_removed_mid_batch_stops_and_the_rest_wait(owner, box):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 import clock
-from models import checks, events
+from models import checks, credentials, events, leases
 from models.health import MailboxEvent, MailboxHistory
 from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
 from models.notifications import Notification
@@ -129,10 +129,10 @@ def test_a_check_whose_consumer_died_is_picked_up_when_the_lease_expires(account
     accounts.sign_up()
     box = sandbox_mailbox(tether_sandbox, "google")
     Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == box.id).execute()
-    assert checks.acquire(box.id, "a-consumer-that-was-SIGKILLed")
+    assert credentials.acquire(box.id, "a-consumer-that-was-SIGKILLed")
     assert box.id not in checks.due_ids()
     assert checker.check(box.id) is None  # still leased
-    _move_clock(checks.LEASE + timedelta(seconds=1))
+    _move_clock(leases.LEASE + timedelta(seconds=1))
     assert box.id in checks.due_ids()
     assert checker.check(box.id) is not None
     assert Mailbox.get_by_id(box.id).lease_owner == ""
@@ -204,7 +204,7 @@ def test_a_consumer_sigkilled_while_refreshing_is_replaced_when_its_lease_expire
     worker.wait()
     tether_sandbox.control.clear_faults()
     assert box.id not in checks.due_ids(grace=SWEEP_GRACE)  # the dead consumer's lease holds
-    _move_clock(checks.LEASE + SWEEP_GRACE + timedelta(seconds=1))
+    _move_clock(leases.LEASE + SWEEP_GRACE + timedelta(seconds=1))
     assert box.id in checks.due_ids(grace=SWEEP_GRACE)  # the next sweep finds it
     assert checker.check(box.id) is not None
     row = Mailbox.get_by_id(box.id)

@@ -55,7 +55,7 @@ def _setup(accounts, sandbox, checker, *people):
     box = sandbox_mailbox(sandbox, "google")
     contacts = recipients(sandbox, *people)
     sequence = running(owner, box, contacts=contacts, steps=STEPS)
-    Sender(checker).run(box.id)
+    Sender(checker.catalog).run(box.id)
     wait_for(lambda: all(len(mail_of(sandbox, p)) == 1 for p in contacts), "email 1")
     checker.check(box.id, force=True)  # the first fetch marks where reading starts
     return owner, box, sequence
@@ -69,7 +69,7 @@ def _step_two(sandbox, checker, box):
     """Tomorrow, when email 2 falls due: one more check (fetch) and one send pass."""
     set_now(MONDAY.replace(hour=10) + timedelta(days=1, minutes=1))
     checker.check(box.id, force=True)
-    Sender(checker).run(box.id)
+    Sender(checker.catalog).run(box.id)
 
 
 def test_a_reply_stops_the_contact_and_a_headerless_reply_is_matched_by_address(
@@ -109,7 +109,7 @@ def test_a_bounce_marks_the_contact_bounced(accounts, tether_sandbox, checker):
     box = sandbox_mailbox(tether_sandbox, "google")
     checker.check(box.id, force=True)
     running(owner, box, contacts=["nobody@nowhere.test"], steps=STEPS)
-    Sender(checker).run(box.id)
+    Sender(checker.catalog).run(box.id)
     wait_for(lambda: _fetch_and(checker, box, lambda: _enrollment("nobody@nowhere.test").status == "bounced"),
              "the bounce", deadline=15)
     (entry,) = [e.message for e in SequenceLog.select().where(SequenceLog.kind == "bounce")]
@@ -146,9 +146,9 @@ def test_a_reply_during_an_outage_is_found_before_the_waiting_step_goes_out(
     save_oauth(owner.team, owner, checker.catalog.get("google-sandbox"), "alex@acme.test",
                grant_tokens(grant), mailbox_id=box.id)  # the reconnect
     events.dispatch()
-    Sender(checker).run(box.id)  # it must read the INBOX before sending anything
+    Sender(checker.catalog).run(box.id)  # it must read the INBOX before sending anything
     checker.check(box.id, force=True)
-    Sender(checker).run(box.id)
+    Sender(checker.catalog).run(box.id)
     assert _enrollment("dee@client.test").status == "replied"
     assert len(mail_of(tether_sandbox, "dee@client.test")) == 1
     assert OutboxEmail.select().where(OutboxEmail.status == "sent").count() == 1

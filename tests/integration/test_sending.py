@@ -19,7 +19,7 @@ from models.accounts import User
 from models.contacts import Contact
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
 from models.outbox import SENT, UNKNOWN, OutboxEmail
-from models.sender import OutboxSender
+from models.sender_lease import OutboxSender
 from models.sequences import Enrollment, Sequence, SequenceLog, create_sequence, enroll, save_step
 from tests import factories
 from tests.integration.conftest import grant_tokens, sandbox_mailbox
@@ -221,7 +221,7 @@ def test_removed_access_blocks_the_sequence_and_the_waiting_email_goes_out_once_
 
 @pytest.fixture
 def pausing(monkeypatch):
-    """Consumers started now stop at the named point (models.sender.pause_point)."""
+    """Consumers started now stop at the named point (tests/pausing_worker.py)."""
     folder = Path(os.environ["TETHER_INSTANCE_DIR"])
 
     def at(point):

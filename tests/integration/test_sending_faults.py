@@ -18,7 +18,6 @@ import clock
 from mail.providers import Catalog
 from models import outbox
 from models.accounts import User
-from models.checks import Checker
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import BOUNCED, FAILED, QUEUED, SENDING, SENT, UNKNOWN, OutboxEmail
@@ -129,7 +128,7 @@ def setup(app, accounts, tether_sandbox, smtp_server):
 
 
 def sender(app):
-    return Sender(Checker(Catalog(app.config)))
+    return Sender(Catalog(app.config))
 
 
 def status_of(address):
