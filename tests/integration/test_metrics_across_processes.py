@@ -28,14 +28,14 @@ N = 4
 @pytest.fixture
 def web(app, tmp_path):
     """`gunicorn -w 2` (sync workers: one request each at a time) on a free port, on this
-    test's database and instance folder, with a metrics token; its access log names the pid
-    of the worker that answered each request."""
+    test's database and instance folder, with a metrics token, started with the product's
+    gunicorn.conf.py (read from the checkout): Tether's access line names the pid of the
+    worker that answered each request."""
     port = free_ports(1)[0]
     log_path = tmp_path / "web.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TETHER_METRICS_TOKEN=TOKEN)
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "-w", "2",
-               "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(U)s %(s)s",
-               "app:create_app()"]
+    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
+               "--bind", f"127.0.0.1:{port}", "-w", "2", "--threads", "1", "app:create_app()"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -100,7 +100,7 @@ def test_every_web_process_reports_the_checks_the_worker_made(accounts, tether_s
         assert [_checks_reported(body) for _, body in answers] == [N, N]
         assert all(f'tether_check_duration_seconds_count{{outcome="passed"}} {N}.0' in body
                    for _, body in answers)
-    scrapes = re.findall(r"^pid=<(\d+)> /metrics 200$", log_path.read_text(), re.M)
+    scrapes = re.findall(r'\[(\d+)\] tether\.access: \S+ "GET /metrics" 200 ', log_path.read_text())
     assert len(scrapes) == 6 and len(set(scrapes)) == 2  # both workers answered, alike
 
     refused = _scrape_in_both_workers(port, "")
