@@ -5,19 +5,14 @@ import re
 from datetime import timedelta
 
 from flask import Flask, g, render_template, request
-from flask_htmx import HTMX
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 
 import clock
 import commands
 import config
 from models import db, init_db
+from views.extensions import csrf, htmx, login_manager
 from views.limits import limiter, storage_uri
-
-login_manager = LoginManager()
-csrf = CSRFProtect()
-htmx = HTMX()
 
 _SECRET_QUERY = re.compile(r"([?&](?:code|state|token|session_state)=)[^&\s\"]*")
 
@@ -66,9 +61,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     _check_encryption_keys(settings)
 
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
-    login_manager.login_message_category = "info"
     from views import origin
 
     origin.register(app)  # before the CSRF check: a foreign page is refused first
@@ -100,13 +92,6 @@ def _check_encryption_keys(settings):
     open_vault(settings["TETHER_ENCRYPTION_KEYS"])
 
 
-@login_manager.user_loader
-def _load_user(user_id):
-    from models.accounts import User
-
-    return User.from_session_id(user_id)
-
-
 def _register_request_hooks(app):
     @app.before_request
     def _connect():
@@ -130,7 +115,7 @@ def _register_request_hooks(app):
         h.setdefault("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                      "base-uri 'self'; frame-ancestors 'none'")
-        if request.headers.get("HX-Request") or g.get("varies_on_htmx"):
+        if htmx or g.get("varies_on_htmx"):
             response.vary.add("HX-Request")
         return response
 

@@ -21,6 +21,7 @@ from models.contacts import (
 )
 from models.sequences import Enrollment, Sequence, enroll
 from views.common import render, team_object_or_404
+from views.extensions import htmx
 from views.inputs import object_id, page_number
 
 bp = Blueprint("contacts", __name__)
@@ -105,7 +106,7 @@ def import_status(import_id):
 def run_import(import_id):
     """Write the next chunk of good rows. The progress bar asks again until it is done."""
     contact_import = import_next_chunk(team_object_or_404(ContactImport, import_id))
-    if not request.headers.get("HX-Request"):
+    if not htmx:
         return redirect(url_for("contacts.import_status", import_id=contact_import.id))
     return _import_page(contact_import)
 

@@ -38,6 +38,7 @@ from models.sequences import (
     update_settings,
 )
 from views.common import render, safe_next, team_object_or_404
+from views.extensions import htmx
 from views.inputs import object_id, page_number, whole_number
 from views.live import render_live, unchanged
 
@@ -180,7 +181,7 @@ def add_step(sequence_id):
     if errors:
         return _steps_section(sequence, 422, new_errors=errors, new_form=request.form)
     save_step(sequence, current_user, **values)
-    if not request.headers.get("HX-Request"):
+    if not htmx:
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return _steps_section(sequence)
 
@@ -203,7 +204,7 @@ def update_step(sequence_id, step_id):
     errors = step_problems(**values, first=step.position == 0)
     if not errors:
         save_step(sequence, current_user, step, **values)
-        if not request.headers.get("HX-Request"):
+        if not htmx:
             flash(f"Step {step.position + 1} saved.", "success")
             return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return render("sequences/edit.html", "sequences/_step.html", **_settings_context(sequence),
@@ -218,7 +219,7 @@ def delete_step(sequence_id, step_id):
     """Remove a step; the later ones move up."""
     sequence = team_object_or_404(Sequence, sequence_id)
     problem = remove_step(sequence, current_user, _team_step(sequence, step_id))
-    if not problem and not request.headers.get("HX-Request"):
+    if not problem and not htmx:
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return _steps_section(sequence, 422 if problem else 200, steps_problem=problem)
 
@@ -243,7 +244,7 @@ def toggle(sequence_id):
         send_now(sequence.mailbox_id)  # its due emails go now, not at the next sweep
     # Pressed while orange, or started but still held by its mailbox: say why, and where to fix.
     explain = sequence.state == BLOCKED and request.form.get("action") != "pause"
-    if not request.headers.get("HX-Request"):
+    if not htmx:
         if problem or explain:
             flash(problem or f"Blocked: {sequence.mailbox_problem}.", "error")
         return redirect(safe_next(request.form.get("next"),
