@@ -34,17 +34,17 @@ def strip(value):
 
 
 class Rule:
-    """A `problem(value, *args) -> message or None` rule as a validator: the rule's own words
-    are the error. `required` marks the input required for the browser too."""
+    """A `problem(value, *args) -> words or None` rule as a validator: the error is the rule's
+    own words, or the form's `message`. `required` marks the input required for the browser."""
 
-    def __init__(self, problem, *args, required: bool = False):
-        self.problem, self.args = problem, args
+    def __init__(self, problem, *args, message: str | None = None, required: bool = False):
+        self.problem, self.args, self.message = problem, args, message
         self.field_flags = {"required": True} if required else {}
 
     def __call__(self, form, field):
-        message = self.problem(field.data or "", *self.args)
-        if message:
-            raise ValidationError(message)
+        problem = self.problem(field.data or "", *self.args)
+        if problem:
+            raise ValidationError(self.message or problem)
 
 
 class EmailAddress:
