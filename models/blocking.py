@@ -8,7 +8,7 @@ from models import events, outbox
 from models.connections import REMOVED
 from models.health import MailboxEvent
 from models.mailboxes import CONNECTED, Mailbox
-from models.sequences import REMOVED as SEQUENCE_REMOVED
+from models.sequence_log import REMOVED as SEQUENCE_REMOVED
 from models.sequences import log_mailbox_transition
 
 

@@ -25,15 +25,8 @@ from models import changes, leases
 from models.base import BaseModel, write_transaction
 from models.contacts import Contact
 from models.mailboxes import CONNECTED, Mailbox
-from models.sequences import (
-    Enrollment,
-    Sequence,
-    SequenceLog,
-    SequenceStep,
-    render_subject,
-    render_template_text,
-    write_log,
-)
+from models.sequences import Enrollment, Sequence, SequenceLog, SequenceStep, write_log
+from models.templating import render_subject, render_template_text
 
 QUEUED, SENDING, SENT, UNKNOWN, FAILED, BOUNCED, CANCELLED = (
     "queued", "sending", "sent", "unknown", "failed", "bounced", "cancelled")

@@ -3,12 +3,14 @@
 The toggle's state is derived, never stored: `paused` when a person paused the sequence, else
 `blocked` while its mailbox blocks sending (reconnect required, disabled or removed), else
 `active`. So a mailbox coming back unblocks by itself, and never undoes a person's Pause.
+
+Beside it: the template language (models/templating.py), what the forms accept
+(models/sequence_rules.py) and what the log says (models/sequence_log.py).
 """
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from peewee import (
     JOIN,
@@ -23,19 +25,18 @@ from peewee import (
 
 import clock
 from models import changes
+from models import sequence_log as says
 from models.accounts import Team, User
 from models.base import BaseModel, Timestamped, db, write_transaction
 from models.contacts import Contact
-from models.mailboxes import DISABLED, RECONNECT_REQUIRED, Mailbox
-from models.text import has_control_chars
+from models.mailboxes import DISABLED, Mailbox
+from models.sequence_log import REMOVED
+from models.sequence_rules import MAX_SUBJECT
 
 ACTIVE, PAUSED, BLOCKED = "active", "paused", "blocked"
 STATE_LABELS = {ACTIVE: "Active", PAUSED: "Paused", BLOCKED: "Blocked"}
-REMOVED = "deleted"  # the status log_mailbox_transition() is given for a deleted mailbox
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
-MAX_NAME, MAX_SUBJECT, MAX_BODY, MAX_DELAY_DAYS = 120, 250, 20_000, 365
 
 
 _DAY_NUMBERS = frozenset(str(d) for d in range(7))  # Monday = 0, as WEEKDAYS
@@ -70,7 +71,7 @@ class Sequence(Timestamped):
     @property
     def mailbox_problem(self) -> str:
         """Why the mailbox stops sending, in plain words ("" when it does not)."""
-        return mailbox_problem(self.mailbox)
+        return says.mailbox_problem(self.mailbox)
 
     @property
     def unblock_hint(self) -> str:
@@ -145,7 +146,7 @@ class Sequence(Timestamped):
                     .where((Sequence.id == self.id) & (Sequence.paused == False))  # noqa: E712
                     .execute())
             if done:
-                write_log(self, "paused", f"Paused by {user.display_name}")
+                write_log(self, "paused", says.paused_by(user))
                 changes.bump(self.team_id)
         return bool(done)
 
@@ -159,9 +160,7 @@ class Sequence(Timestamped):
                     .where((Sequence.id == self.id) & (Sequence.paused == True))  # noqa: E712
                     .execute())
             if done:
-                note = (f" — blocked: mailbox {self.mailbox_problem}" if self.mailbox_problem
-                        else "")
-                write_log(self, "resumed", f"Started by {user.display_name}{note}")
+                write_log(self, "resumed", says.started_by(user, self.mailbox_problem))
                 changes.bump(self.team_id)
         return None
 
@@ -229,33 +228,6 @@ def write_log(sequence, kind, message, contact=None, details=None):
 
 # ---- The mailbox's transitions, as the sequences see them -----------------------------------
 
-def mailbox_problem(mailbox) -> str:
-    if mailbox.deleted_at:
-        return f"{mailbox.email} was removed"
-    if mailbox.status == RECONNECT_REQUIRED:
-        cause = f" ({mailbox.status_cause})" if mailbox.status_cause else ""
-        return f"{mailbox.email} needs reconnecting{cause}"
-    if mailbox.status == DISABLED:
-        return f"{mailbox.email} is disabled"
-    return ""
-
-
-def _blocking(status: str) -> bool:
-    return status in (RECONNECT_REQUIRED, DISABLED, REMOVED)
-
-
-def _what_happened(email, old, new, cause) -> str:
-    if new == RECONNECT_REQUIRED:
-        return f"Mailbox {email} needs reconnecting" + (f" ({cause})" if cause else "")
-    if new == DISABLED:
-        return f"Mailbox {email} disabled"
-    if new == REMOVED:
-        return f"Mailbox {email} removed"
-    return {RECONNECT_REQUIRED: f"Mailbox {email} reconnected",
-            DISABLED: f"Mailbox {email} enabled again",
-            REMOVED: f"Mailbox {email} added back"}[old]
-
-
 def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=None,
                            event_id=None, at=None) -> int:
     """Write one log entry to every sequence sending from `mailbox` for a transition that
@@ -271,12 +243,10 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
     """
     if new_status == DISABLED and mailbox.deleted_at is not None:
         new_status = REMOVED
-    if _blocking(old_status) == _blocking(new_status) and (
-            not _blocking(new_status) or old_status == new_status):
+    kind = says.transition_kind(old_status, new_status)
+    if kind is None:
         return 0
-    what = _what_happened(mailbox.email, old_status, new_status, cause)
-    kind = ("mailbox_blocked" if not _blocking(old_status) else
-            "mailbox_unblocked" if not _blocking(new_status) else "mailbox_changed")
+    what = says.what_happened(mailbox.email, old_status, new_status, cause)
     details = {"mailbox": mailbox.id, "from": old_status, "to": new_status, "cause": cause}
     written = 0
     # Reads then writes: take SQLite's write lock up front, so a busy database is waited for
@@ -287,17 +257,7 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
             sequences = sequences.where(Sequence.id.not_in(
                 SequenceLog.select(SequenceLog.sequence).where(SequenceLog.event_id == event_id)))
         for sequence in sequences:
-            if sequence.paused:
-                outcome = "sequence stays paused"
-            elif kind == "mailbox_blocked":
-                outcome = "sequence blocked"
-            elif kind == "mailbox_changed":
-                outcome = "sequence stays blocked"
-            else:
-                count = (waiting or {}).get(sequence.id, 0)
-                outcome = "sequence unblocked" + (
-                    f", {count} waiting email{'s' if count != 1 else ''} will be sent"
-                    if count else "")
+            outcome = says.outcome(kind, sequence.paused, (waiting or {}).get(sequence.id, 0))
             (SequenceLog.insert(sequence=sequence, created_at=at or clock.now(), event_id=event_id,
                                 kind=kind if not sequence.paused else "mailbox_changed",
                                 message=f"{what} — {outcome}", details=json.dumps(details))
@@ -306,104 +266,6 @@ def log_mailbox_transition(mailbox, old_status, new_status, cause="", waiting=No
         if written:
             changes.bump(mailbox.team_id)
     return written
-
-
-# ---- Steps' templates ------------------------------------------------------------------------
-
-# The fields a subject or body may use, as {{first_name}} or {{first_name|there}} (a fallback
-# for contacts without one).
-FIELDS = ("first_name", "last_name", "email", "company", "title")
-_FIELD = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}")
-
-
-def template_problem(text: str) -> str | None:
-    """Why a subject or body template cannot be saved, naming the field; None if fine."""
-    for match in _FIELD.finditer(text):
-        if match.group(1) not in FIELDS:
-            return (f"Unknown field {{{{{match.group(1)}}}}}. "
-                    f"Use one of: {', '.join('{{' + f + '}}' for f in FIELDS)}.")
-    rest = _FIELD.sub("", text)
-    if "{{" in rest or "}}" in rest:
-        return "A field is not closed. Write fields like {{first_name}}."
-    return None
-
-
-def render_template_text(text: str, contact) -> str:
-    """Fill a template's fields from a contact (the sending issue calls this)."""
-    def value(match):
-        found = getattr(contact, match.group(1), "") or ""
-        return found or (match.group(2) or "").strip()
-
-    return _FIELD.sub(value, text)
-
-
-def render_subject(text: str, contact) -> str:
-    """A subject is one header line: never let a line break through (header injection)."""
-    return re.sub(r"[\r\n]+", " ", render_template_text(text, contact))
-
-
-def step_problems(subject, body, delay_days, delay_hours, first: bool) -> dict:
-    errors = {}
-    if has_control_chars(subject):
-        errors["subject"] = "The subject must be a single line, without line breaks."
-    elif first and not subject.strip():
-        errors["subject"] = "The first email needs a subject."
-    elif len(subject) > MAX_SUBJECT:
-        errors["subject"] = f"Keep the subject under {MAX_SUBJECT} characters."
-    else:
-        problem = template_problem(subject)
-        if problem:
-            errors["subject"] = problem
-    if not body.strip():
-        errors["body"] = "Write the email's text."
-    elif len(body) > MAX_BODY:
-        errors["body"] = f"Keep the email under {MAX_BODY:,} characters."
-    elif template_problem(body):
-        errors["body"] = template_problem(body)
-    if delay_days is None or not 0 <= delay_days <= MAX_DELAY_DAYS:
-        errors["delay"] = f"Wait between 0 and {MAX_DELAY_DAYS} days."
-    elif delay_hours is None or not 0 <= delay_hours <= 23:
-        errors["delay"] = "Hours go from 0 to 23."
-    return errors
-
-
-# ---- Settings: name, mailbox, window ---------------------------------------------------------
-
-def settings_problems(name, mailbox, sender_name, days, start, end, timezone) -> dict:
-    """What is wrong with a sequence's settings, per field, in the user's words."""
-    errors = {}
-    if not name.strip():
-        errors["name"] = "Give the sequence a name."
-    elif len(name) > MAX_NAME or has_control_chars(name):
-        errors["name"] = (f"Use one line of at most {MAX_NAME} characters, without control or "
-                          "text-direction characters.")
-    if mailbox is None:
-        errors["mailbox"] = "Choose the mailbox this sequence sends from."
-    if has_control_chars(sender_name):
-        errors["sender_name"] = "The sender name must be one line, without line breaks."
-    elif len(sender_name) > 100 or any(c in sender_name for c in '<>"'):
-        errors["sender_name"] = "Use a plain name of at most 100 characters, without < > \"."
-    if not days:
-        errors["window"] = "Choose at least one day to send on."
-    elif start is None or end is None:
-        errors["window"] = "Give the hours to send between, like 09:00 and 17:00."
-    elif end <= start:
-        errors["window"] = "The window must end after it starts."
-    try:
-        ZoneInfo(timezone)
-        if timezone not in TIMEZONES:
-            raise ZoneInfoNotFoundError(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = "Choose a time zone from the list."
-    return errors
-
-
-def minutes(value: str) -> int | None:
-    """'09:30' → 570; None when it is not a time of day."""
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value or "")
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        return None
-    return int(match.group(1)) * 60 + int(match.group(2))
 
 
 def _hhmm(total: int) -> str:
@@ -437,7 +299,7 @@ def create_sequence(team_id, user, **settings) -> Sequence:
     with db.atomic():
         sequence = Sequence.create(team=team_id, created_by=user, paused=True, paused_by=user,
                                    paused_at=clock.now(), **settings)
-        write_log(sequence, "created", f"Created by {user.display_name}, paused until started")
+        write_log(sequence, "created", says.created_by(user))
         changes.bump(team_id)
     return sequence
 
@@ -453,10 +315,10 @@ def update_settings(sequence, user, **settings) -> None:
     with db.atomic():
         sequence.save(only=[getattr(Sequence, k) for k in changed])
         if "mailbox" in changed:
-            write_log(sequence, "edited", f"Sending mailbox changed from {old_mailbox.email} to "
-                                          f"{sequence.mailbox.email} by {user.display_name}")
+            write_log(sequence, "edited",
+                      says.mailbox_changed(user, old_mailbox.email, sequence.mailbox.email))
         if set(changed) - {"mailbox"}:
-            write_log(sequence, "edited", f"Settings changed by {user.display_name}")
+            write_log(sequence, "edited", says.settings_changed(user))
         changes.bump(sequence.team_id)
 
 
@@ -472,7 +334,7 @@ def save_step(sequence, user, step=None, **values) -> SequenceStep:
                 setattr(step, key, value)
             step.save()
             verb = "changed"
-        write_log(sequence, "edited", f"Step {step.position + 1} {verb} by {user.display_name}")
+        write_log(sequence, "edited", says.step_edited(user, step.position, verb))
         changes.bump(sequence.team_id)
     return step
 
@@ -490,7 +352,7 @@ def remove_step(sequence, user, step) -> str | None:
         (Enrollment.update(step_index=Enrollment.step_index - 1)
          .where((Enrollment.sequence == sequence) & (Enrollment.step_index > step.position))
          .execute())
-        write_log(sequence, "edited", f"Step {step.position + 1} removed by {user.display_name}")
+        write_log(sequence, "edited", says.step_edited(user, step.position, "removed"))
         changes.bump(sequence.team_id)
     return None
 
@@ -514,8 +376,7 @@ def enroll(sequence, contacts, user) -> tuple[int, int]:
     with db.atomic():
         for start in range(0, len(rows), 500):
             Enrollment.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
-        who = "1 contact" if len(new) == 1 else f"{len(new):,} contacts"
-        write_log(sequence, "enrolled", f"{who} enrolled by {user.display_name}")
+        write_log(sequence, "enrolled", says.enrolled(user, len(new)))
         changes.bump(sequence.team_id)
     return len(new), len(already)
 

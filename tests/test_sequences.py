@@ -7,15 +7,9 @@ from datetime import datetime
 import clock
 from models.accounts import User
 from models.mailboxes import CONNECTED, Mailbox
-from models.sequences import (
-    REMOVED,
-    Sequence,
-    SequenceLog,
-    SequenceStep,
-    log_mailbox_transition,
-    render_subject,
-    render_template_text,
-)
+from models.sequence_log import REMOVED
+from models.sequences import Sequence, SequenceLog, SequenceStep, log_mailbox_transition
+from models.templating import render_subject, render_template_text
 from tests.support import post_form
 
 TOKEN_REVOKED = "token expired or revoked"

@@ -7,7 +7,8 @@ import re
 import clock
 from models import changes
 from models.mailboxes import CONNECTED, DEGRADED, DISABLED, RECONNECT_REQUIRED, Mailbox
-from models.sequences import REMOVED, Sequence, SequenceLog, log_mailbox_transition
+from models.sequence_log import REMOVED
+from models.sequences import Sequence, SequenceLog, log_mailbox_transition
 from tests.support import post_form
 from tests.test_sequences import (
     TOKEN_REVOKED,

@@ -14,13 +14,12 @@ from models import outbox
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
+from models.sequence_rules import TIMEZONES, minutes, settings_problems, step_problems
 from models.sequences import (
     ACTIVE,
     BLOCKED,
     ENROLLMENT_STATUSES,
-    FIELDS,
     PAUSED,
-    TIMEZONES,
     WEEKDAYS,
     Enrollment,
     Sequence,
@@ -30,13 +29,11 @@ from models.sequences import (
     default_timezone,
     delete_sequence,
     enrollment_counts,
-    minutes,
     remove_step,
     save_step,
-    settings_problems,
-    step_problems,
     update_settings,
 )
+from models.templating import FIELDS
 from views.common import render, safe_next, team_object_or_404
 from views.extensions import htmx
 from views.inputs import object_id, page_number, whole_number
