@@ -128,3 +128,20 @@ def test_an_owner_role_is_offered_and_given_by_owners_only(accounts, client):
     assert refused.status_code == 422
     assert "Choose a role you are allowed to give." in refused.get_data(as_text=True)
     assert not Invite.select().exists()
+
+
+def test_a_wait_that_cannot_be_is_marked_on_the_input_that_is_wrong(accounts, client):
+    from models.sequences import Sequence, SequenceStep
+    from tests.test_sequences import add_mailbox, add_step, new_sequence, team_of
+
+    accounts.sign_up()
+    new_sequence(client, add_mailbox(team_of()))
+    response = add_step(client, Sequence.get(), subject="Hi", delay_days="2", delay_hours="30")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    days = re.search(r'<input[^>]*id="new-delay_days"[^>]*>', html).group(0)
+    hours = re.search(r'<input[^>]*id="new-delay_hours"[^>]*>', html).group(0)
+    assert 'aria-invalid' not in days and 'value="2"' in days
+    assert 'aria-invalid="true"' in hours and 'aria-describedby="new-e-delay"' in hours
+    assert re.search(r'id="new-e-delay"[^>]*>Hours go from 0 to 23.<', html)
+    assert not SequenceStep.select().exists()

@@ -34,17 +34,30 @@ def strip(value):
 
 
 class Rule:
-    """A `problem(value, *args) -> words or None` rule as a validator: the error is the rule's
-    own words, or the form's `message`. `required` marks the input required for the browser."""
+    """A rule as a validator: `rule(value, *args)` returns what is wrong in words (None when
+    nothing is) or raises ValueError with them. The error is the rule's own words, or the
+    form's `message`. `required` marks the input required for the browser too."""
 
-    def __init__(self, problem, *args, message: str | None = None, required: bool = False):
-        self.problem, self.args, self.message = problem, args, message
+    def __init__(self, rule, *args, message: str | None = None, required: bool = False):
+        self.rule, self.args, self.message = rule, args, message
         self.field_flags = {"required": True} if required else {}
 
     def __call__(self, form, field):
-        problem = self.problem(field.data or "", *self.args)
+        try:
+            problem = self.rule(field.data if field.data is not None else "", *self.args)
+        except ValueError as refusal:
+            problem = str(refusal)
         if problem:
             raise ValidationError(self.message or problem)
+
+
+def check(rule, *args) -> None:
+    """Run a rule that raises ValueError, inside a form's own validator: its words become the
+    field's error."""
+    try:
+        rule(*args)
+    except ValueError as refusal:
+        raise ValidationError(str(refusal)) from refusal
 
 
 class EmailAddress:
@@ -64,19 +77,23 @@ class EmailAddress:
 
 class WholeNumberField(IntegerField):
     """A number typed in a form: ASCII digits between `low` and `high` (views/inputs.py), so
-    "²", "1_000" or a number no column can hold is refused in `message`, never a 500. A bad
-    value is shown back as typed."""
+    "²", "1_000" or a number no column can hold never ends in a 500. A bad value is refused in
+    `message`, or — without one — left as None for the field's rule to word; it is shown back
+    as typed. `blank` is the number an empty input stands for (None: empty is bad too)."""
 
     widget = NumberInput()
 
-    def __init__(self, label=None, validators=None, *, low=0, high=MAX_ID, message="",
-                 **kwargs):
+    def __init__(self, label=None, validators=None, *, low=0, high=MAX_ID, message=None,
+                 blank=None, **kwargs):
         super().__init__(label, validators, **kwargs)
-        self.low, self.high, self.message = low, high, message
+        self.low, self.high, self.message, self.blank = low, high, message, blank
 
     def process_formdata(self, valuelist):
         if not valuelist:
             return
+        if self.blank is not None and not valuelist[0].strip():
+            self.data = self.blank
+            return
         self.data = whole_number(valuelist[0], self.low, self.high)
-        if self.data is None:
+        if self.data is None and self.message:
             raise ValueError(self.message)
