@@ -3,9 +3,9 @@
 Each module has a `register(app)` that adds its commands or groups; create_app calls them all.
 """
 
-from commands import db, demo, keys
+from commands import backup, db, demo, instance, keys, mail
 
-MODULES = (db, demo, keys)
+MODULES = (db, demo, keys, mail, backup, instance)
 
 
 def register(app) -> None:

@@ -10,6 +10,7 @@ import re
 import smtplib
 import socket
 import ssl
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -185,8 +186,19 @@ def from_network_error(exc: BaseException, where: str) -> Failure:
                    "reached.", where)
 
 
-def undecryptable() -> Failure:
-    """Stored credentials that no configured key opens: the operator's key, not the user's."""
-    return Failure(Kind.APP, "secret undecryptable", "Tether cannot decrypt this mailbox's stored "
-                   "credentials: the encryption keys in its configuration changed. An "
-                   "administrator must restore the old key.", "Tether")
+def undecryptable(error: Exception | None = None) -> Failure:
+    """Stored credentials that no configured key opens: the operator's key, never the person's
+    sign-in nor the provider's. `error` is the SecretUnreadable (models/crypto.py), by default
+    the one being handled: its key id is what the operator must put back."""
+    error = error if error is not None else sys.exception()
+    key_id = getattr(error, "key_id", "") or "?"
+    if getattr(error, "missing", True):
+        what = (f"encryption key {key_id} is missing from TETHER_ENCRYPTION_KEYS (it encrypted "
+                "this mailbox's stored credentials)")
+    else:
+        what = (f"the encryption key {key_id} in TETHER_ENCRYPTION_KEYS is another key than the "
+                "one that encrypted this mailbox's stored credentials")
+    return Failure(Kind.APP, "secret undecryptable", f"Tether's encryption keys changed: {what}. "
+                   f"An administrator must put {key_id} back (copy it from the original server's "
+                   "TETHER_ENCRYPTION_KEYS) on every web and worker process and restart them. "
+                   "Nobody needs to reconnect.", "Tether")

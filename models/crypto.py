@@ -19,7 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class SecretUnreadable(Exception):
-    """Stored ciphertext that no configured key opens (wrong key, tampering)."""
+    """Stored ciphertext that no configured key opens: its key id is not configured
+    (`missing`), or the key configured under that id is another key (or it was tampered with).
+    The key id is what the operator needs to put right."""
+
+    def __init__(self, message: str, key_id: str = "", missing: bool = False):
+        super().__init__(message)
+        self.key_id, self.missing = key_id, missing
 
 
 class Vault:
@@ -53,11 +59,11 @@ class Vault:
         key_id, _, token = stored.partition(":")
         key = self.keys.get(key_id)
         if key is None:
-            raise SecretUnreadable(f"no configured key has id '{key_id}'")
+            raise SecretUnreadable(f"no configured key has id '{key_id}'", key_id, missing=True)
         try:
             return key.decrypt(token.encode()).decode()
         except InvalidToken as e:
-            raise SecretUnreadable(f"key '{key_id}' does not open this secret") from e
+            raise SecretUnreadable(f"key '{key_id}' does not open this secret", key_id) from e
 
     def needs_rotation(self, stored: str) -> bool:
         return not stored.startswith(self.primary_id + ":")
@@ -135,25 +141,53 @@ def _existing_columns(database) -> list[tuple]:
     return found
 
 
+def key_id(field, database):
+    """The SQL for the key id a stored secret names (its `id:` prefix): read without
+    decrypting anything, so start-up and /readyz can ask it of every row cheaply."""
+    if isinstance(database, SqliteDatabase):
+        return fn.substr(field, 1, fn.instr(field, ":") - 1)
+    return fn.split_part(field, ":", 1)
+
+
 def key_ids_in_use(database) -> dict[str, set[str]]:
     """{key id: {"table.column", …}} for the secrets stored in `database`: one DISTINCT
     query per encrypted column, over the `id:` prefixes only."""
     in_use: dict[str, set[str]] = {}
     for model, field, where in _existing_columns(database):
-        if isinstance(database, SqliteDatabase):
-            prefix = fn.substr(field, 1, fn.instr(field, ":") - 1)
-        else:
-            prefix = fn.split_part(field, ":", 1)
-        query = model.select(prefix).where(field.is_null(False)).distinct()
-        for (key_id,) in database.execute(query).fetchall():
-            in_use.setdefault(key_id, set()).add(where)
+        query = model.select(key_id(field, database)).where(field.is_null(False)).distinct()
+        for (found,) in database.execute(query).fetchall():
+            in_use.setdefault(found, set()).add(where)
     return in_use
+
+
+def unreadable_keys(database, v: Vault) -> dict[str, str]:
+    """{key id: what is wrong, in words} for every key id the secrets in `database` were
+    written with that `v` does not open. The ids alone would not do: a server set up afresh
+    makes its own `k1`, another key under the same id, so one secret per key id is opened
+    for real."""
+    columns = {where: (model, field) for model, field, where in _existing_columns(database)}
+    problems = {}
+    for kid, places in sorted(key_ids_in_use(database).items()):
+        where = sorted(places)[0]
+        model, field = columns[where]
+        query = model.select(field).where(key_id(field, database) == kid).limit(1)
+        try:
+            v.decrypt(database.execute(query).fetchone()[0])
+        except SecretUnreadable as e:
+            problems[kid] = (
+                f"encryption key {kid} is missing: copy the key from the original server's "
+                "TETHER_ENCRYPTION_KEYS" if e.missing else
+                f"encryption key {kid} is not the one the secrets were written with (the "
+                f"{kid} configured here is another key): copy {kid} from the original "
+                "server's TETHER_ENCRYPTION_KEYS") + f" (it encrypted {', '.join(sorted(places))})."
+    return problems
 
 
 def open_vault(spec: str) -> Vault:
     """The vault for TETHER_ENCRYPTION_KEYS, made the process's own — or ConfigError when a
     key is malformed or a key the database still uses is missing. Called at start-up by the
     web app and the worker: a mailbox should not find out at its next check."""
+    from models import processes
     from models.base import db
 
     v = Vault.from_config(spec)
@@ -174,6 +208,7 @@ def open_vault(spec: str) -> Vault:
             "key and run `flask --app app rotate-keys` before removing it."
             + (f" Also missing: {', '.join(missing[1:])}." if missing[1:] else ""))
     use_vault(v)
+    processes.report(list(v.keys))  # what rotate-keys asks before re-encrypting
     return v
 
 

@@ -13,7 +13,7 @@ from huey import crontab
 import clock
 import config
 from mail import providers
-from models import check_history, readiness
+from models import check_history, instance, readiness
 from models.checks import Checker, Settings, due_ids
 from tasks import huey, with_db
 from tasks.notices import deliver_events
@@ -34,7 +34,10 @@ def checker() -> Checker:
 @with_db
 def check_mailbox(mailbox_id: int, force: bool = False):
     """Check one mailbox, then schedule its next check at the time the database says."""
-    next_at = checker().check(mailbox_id, force=force)
+    if not instance.live():
+        return  # a copy's refresh would rotate the tokens the live original holds
+    with check_history.timing():  # /metrics' check duration histogram
+        next_at = checker().check(mailbox_id, force=force)
     deliver_events()  # notices and sequence logs follow the transition at once
     if next_at is not None:
         delay = max((next_at - clock.now()).total_seconds(), 0)

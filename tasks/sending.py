@@ -11,7 +11,7 @@ from datetime import timedelta
 from huey import crontab
 
 import clock
-from models import events
+from models import events, instance
 from models.mailboxes import CONNECTED
 from models.sender import Sender, set_wake, wakes_due
 from tasks import huey, with_db
@@ -32,6 +32,8 @@ def sender() -> Sender:
 @with_db
 def send_mailbox(mailbox_id: int, wake: int | None = None):
     """Send what is due from one mailbox, then schedule its next pass."""
+    if not instance.live():
+        return  # a copied or restored database: its emails stay queued until confirmed
     result = sender().run(mailbox_id, wake)
     if result.check:
         request_check(mailbox_id)  # a refused sign-in: the health engine decides, at once
