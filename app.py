@@ -4,9 +4,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask, g, render_template, request
-from flask_htmx import HTMX
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import clock
@@ -16,11 +14,8 @@ import logs
 from logs import RedactSecrets
 from models import db, init_db
 from models.base import refuse_newer_database
+from views.extensions import csrf, htmx, login_manager
 from views.limits import limiter, storage_uri
-
-login_manager = LoginManager()
-csrf = CSRFProtect()
-htmx = HTMX()
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -58,9 +53,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     _check_encryption_keys(settings)
 
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
-    login_manager.login_message_category = "info"
     from views import access_log, origin
 
     access_log.register(app)  # first: a request the Origin check refuses is logged too
@@ -108,13 +100,6 @@ def _check_encryption_keys(settings):
     open_vault(settings["TETHER_ENCRYPTION_KEYS"])
 
 
-@login_manager.user_loader
-def _load_user(user_id):
-    from models.accounts import User
-
-    return User.from_session_id(user_id)
-
-
 def _register_request_hooks(app):
     @app.before_request
     def _connect():
@@ -138,7 +123,7 @@ def _register_request_hooks(app):
         h.setdefault("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                      "base-uri 'self'; frame-ancestors 'none'")
-        if request.headers.get("HX-Request") or g.get("varies_on_htmx"):
+        if htmx or g.get("varies_on_htmx"):
             response.vary.add("HX-Request")
         return response
 

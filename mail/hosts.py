@@ -66,13 +66,21 @@ def _why_refused(address, policy: HostPolicy) -> str | None:
     return None
 
 
+def host_name_problem(host: str) -> str | None:
+    """Why `host` (already trimmed) cannot name a server, in a few words; None if it can.
+    The Other Provider form refuses the same hosts in its own words."""
+    if not host or any(c in host for c in "/@ \r\n\t") or len(host) > 253:
+        return "not a host name"
+    return None
+
+
 def resolve(host: str, port: int, policy: HostPolicy, where: str) -> tuple:
     """Resolve `host` once and vet every address it has: the (family, sockaddr) pairs to
     connect to, in the resolver's order. Raises HostRefused when any address is refused (a
     name must not smuggle a forbidden address in among good ones), MailError for DNS."""
     host = (host or "").strip()
-    if not host or any(c in host for c in "/@ \r\n\t") or len(host) > 253:
-        raise _refusal(host or "an empty host", where, "not a host name")
+    if why := host_name_problem(host):
+        raise _refusal(host or "an empty host", where, why)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:

@@ -12,6 +12,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 import clock
 from models.base import Timestamped
+from models.text import email_address
 
 ROLES = ("owner", "admin", "member")
 MIN_PASSWORD_LENGTH = 10
@@ -44,7 +45,13 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """An address as it is stored, for looking it up: models.text.email_address's form, or —
+    for what is no address at all — just trimmed and lower case (a look-up then finds
+    nothing; refusing bad input is the forms' job, through email_address itself)."""
+    try:
+        return email_address(email)
+    except ValueError:
+        return (email or "").strip().lower()
 
 
 def password_problem(password: str) -> str | None:
@@ -149,8 +156,9 @@ class User(UserMixin, Timestamped):
 
     @classmethod
     def open_team(cls, email: str, password_hash: str, name: str = "", team_name: str = ""):
-        """A new team and its owner, from a password already hashed (a confirmed sign-up)."""
-        email = normalize_email(email)
+        """A new team and its owner, from a password already hashed (a confirmed sign-up).
+        Raises ValueError for an address that is none (the forms refuse it first)."""
+        email = email_address(email)
         team = Team.create(name=team_name.strip() or f"{email.split('@')[-1]} team")
         return cls.create(email=email, name=name.strip(), team=team, role="owner",
                           password_hash=password_hash)
@@ -176,9 +184,10 @@ class Invite(Timestamped):
 
     @classmethod
     def issue(cls, team, email, role, invited_by, ttl_hours: int):
-        """Create an invite; returns (invite, token). The token is shown once, in the link."""
+        """Create an invite; returns (invite, token). The token is shown once, in the link.
+        Raises ValueError for an address that is none (the invite form refuses it first)."""
         token = secrets.token_urlsafe(32)
-        invite = cls.create(team=team, email=normalize_email(email), role=role,
+        invite = cls.create(team=team, email=email_address(email), role=role,
                             token_digest=_digest(token), invited_by=invited_by,
                             expires_at=clock.now() + timedelta(hours=ttl_hours))
         return invite, token

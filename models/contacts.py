@@ -12,9 +12,9 @@ import re
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 import clock
-from models.accounts import Team, User, normalize_email
+from models.accounts import Team, User
 from models.base import Timestamped, db
-from models.text import has_control_chars
+from models.text import email_address, has_control_chars
 
 FIELDS = ("email", "first_name", "last_name", "company", "title")
 FIELD_LABELS = {"email": "Email", "first_name": "First name", "last_name": "Last name",
@@ -35,25 +35,15 @@ _ALIASES = {
     "organisation": "company", "account": "company",
     "title": "title", "jobtitle": "title", "position": "title", "role": "title",
 }
-_EMAIL = re.compile(r"[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+")
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
-def email_problem(email: str) -> str | None:
-    """Why `email` (already normalized) is not a deliverable address; None if it looks fine."""
-    if not email:
-        return "no email address"
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
-        return "not a valid email address"
-    local, domain = email.rsplit("@", 1)
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return "not a valid email address"
-    labels = domain.split(".")
-    if (len(local) > 64 or local.startswith(".") or local.endswith(".") or ".." in local
-            or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels)
-            or labels[-1].isdigit()):
-        return "not a valid email address"
+
+def field_problem(value: str, field: str) -> str | None:
+    """Why `value` (already trimmed) cannot be a contact's `field`; None if it can. The
+    address itself is models.text.email_address's to judge."""
+    if has_control_chars(value):
+        return f"line break, control or text-direction character in {field}"
+    if len(value) > MAX_FIELD:
+        return f"{field} is longer than {MAX_FIELD} characters"
     return None
 
 
@@ -122,17 +112,12 @@ class Contact(Timestamped):
 def clean_fields(values: dict) -> tuple[dict, dict]:
     """Normalize a contact's fields; returns (fields, problems by field)."""
     fields = {f: (values.get(f) or "").strip() for f in FIELDS}
-    fields["email"] = normalize_email(fields["email"])
-    problems = {}
-    for f in FIELDS:
-        if has_control_chars(fields[f]):
-            problems[f] = f"line break, control or text-direction character in {f}"
-        elif len(fields[f]) > MAX_FIELD:
-            problems[f] = f"{f} is longer than {MAX_FIELD} characters"
+    problems = {f: p for f in FIELDS if (p := field_problem(fields[f], f))}
     if "email" not in problems:
-        problem = email_problem(fields["email"])
-        if problem:
-            problems["email"] = problem
+        try:
+            fields["email"] = email_address(fields["email"])
+        except ValueError as e:
+            problems["email"] = str(e)
     return fields, problems
 
 

@@ -24,8 +24,9 @@ from peewee import CharField, DateTimeField, IntegrityError
 
 import clock
 import config
-from models.accounts import User, hash_password, normalize_email, password_matches
+from models.accounts import User, hash_password, password_matches
 from models.base import BaseModel, db
+from models.text import email_address
 
 LINK_MAX_AGE = timedelta(hours=24)
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ def opens_at_once() -> bool:
 def start(email: str, password: str, name: str = "", team_name: str = "") -> tuple[str, int]:
     """Record a later sign-up; returns what to email and to which row: ("confirm", pending id)
     for a new address, ("taken", user id) for one that has an account. The caller answers the
-    same either way, so both paths do the same costly work (the hash)."""
-    email = normalize_email(email)
+    same either way, so both paths do the same costly work (the hash). Raises ValueError for
+    an address that is none (the sign-up form refuses it first)."""
+    email = email_address(email)
     password_hash = hash_password(password)
     PendingSignup.delete().where(PendingSignup.expires_at <= clock.now()).execute()
     user = User.get_or_none(User.email == email)

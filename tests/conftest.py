@@ -101,7 +101,7 @@ def _clean_state(request):
                 database.execute_sql("PRAGMA defer_foreign_keys = ON")
                 for t in tables:
                     database.execute_sql(f'DELETE FROM "{t}"')
-    from app import limiter
+    from views.limits import limiter
 
     limiter.reset()
 

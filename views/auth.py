@@ -4,10 +4,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from models import signups
-from models.accounts import User, normalize_email, password_problem
+from models.accounts import User
 from models.base import db
-from models.text import name_problem
 from views.common import safe_next
+from views.forms.auth import ConfirmSignupForm, LoginForm, SignupForm
 from views.limits import attempts_limit, limiter, per_address
 
 bp = Blueprint("auth", __name__)
@@ -21,36 +21,24 @@ def signup():
     link. The answer never says whether the address has an account (models/signups.py)."""
     if current_user.is_authenticated:
         return redirect(url_for("sequences.index"))
-    errors, form = {}, request.form
-    if request.method == "POST":
-        email = normalize_email(form.get("email", ""))
-        if "@" not in email or email.startswith("@") or email.endswith("@"):
-            errors["email"] = "Enter your email address."
-        problem = password_problem(form.get("password", ""))
-        if problem:
-            errors["password"] = problem
-        for field, what in (("name", "name"), ("team_name", "team name")):
-            problem = name_problem(form.get(field, "").strip(), what)
-            if problem:
-                errors[field] = problem
-        if not errors and signups.opens_at_once():
-            with db.atomic():
-                user = User.sign_up(email, form["password"], form.get("name", ""),
-                                    form.get("team_name", ""))
-            login_user(user)
-            flash("Welcome to Tether. Connect a mailbox to start.", "success")
-            return redirect(url_for("settings.email_accounts"))
-        if not errors:
-            from tasks.signups import email_sign_up_attempt, email_sign_up_link
+    form = SignupForm()
+    if not form.validate_on_submit():
+        return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+    fields = (form.email.data, form.password.data, form.name.data, form.team_name.data)
+    if signups.opens_at_once():
+        with db.atomic():
+            user = User.sign_up(*fields)
+        login_user(user)
+        flash("Welcome to Tether. Connect a mailbox to start.", "success")
+        return redirect(url_for("settings.email_accounts"))
+    from tasks.signups import email_sign_up_attempt, email_sign_up_link
 
-            kind, row_id = signups.start(email, form["password"], form.get("name", ""),
-                                         form.get("team_name", ""))
-            if kind == "confirm":
-                email_sign_up_link(row_id)
-            else:
-                email_sign_up_attempt(row_id)
-            return render_template("auth/signup_sent.html", email=email)
-    return render_template("auth/signup.html", errors=errors, form=form), 422 if errors else 200
+    kind, row_id = signups.start(*fields)
+    if kind == "confirm":
+        email_sign_up_link(row_id)
+    else:
+        email_sign_up_attempt(row_id)
+    return render_template("auth/signup_sent.html", email=form.email.data)
 
 
 _LINK_PROBLEMS = {
@@ -67,13 +55,13 @@ _LINK_PROBLEMS = {
 @limiter.limit(attempts_limit, methods=["POST"])
 def confirm_signup():
     """The emailed link: type the password chosen at sign-up, and the team is created."""
-    token = request.values.get("token", "")
-    pending, problem = signups.read_link(token)
-    errors = {}
-    if pending is not None and request.method == "POST":
-        user, problem = signups.complete(pending, request.form.get("password", ""))
+    form = ConfirmSignupForm(token=request.args.get("token", ""))
+    pending, problem = signups.read_link(form.token.data)
+    if pending is not None and form.validate_on_submit():
+        user, problem = signups.complete(pending, form.password.data or "")
         if problem == "password":
-            errors["password"] = "That is not the password you chose when you signed up."
+            form.password.errors.append(
+                "That is not the password you chose when you signed up.")
             problem = None
         elif user is not None:
             if current_user.is_authenticated:
@@ -84,8 +72,8 @@ def confirm_signup():
     if problem:
         code, reason = _LINK_PROBLEMS[problem]
         return render_template("auth/signup_link_invalid.html", reason=reason), code
-    return (render_template("auth/signup_confirm.html", pending=pending, token=token,
-                            errors=errors), 422 if errors else 200)
+    return (render_template("auth/signup_confirm.html", pending=pending, form=form),
+            422 if form.errors else 200)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -93,18 +81,19 @@ def confirm_signup():
 @limiter.limit(attempts_limit, methods=["POST"], key_func=per_address("login"))
 def login():
     """Sign in. The error never says whether the address has an account."""
-    next_url = safe_next(request.values.get("next"), url_for("sequences.index"))
+    form = LoginForm(next=request.args.get("next"))
+    next_url = safe_next(form.next.data, url_for("sequences.index"))
     if current_user.is_authenticated:
         return redirect(next_url)
     error = None
-    if request.method == "POST":
-        user = User.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    if form.validate_on_submit():
+        user = User.authenticate(form.email.data, form.password.data)
         if user:
-            login_user(user, remember=bool(request.form.get("remember")))
+            login_user(user, remember=form.remember.data)
             return redirect(next_url)
         error = "That email and password don't match an account."
-    return (render_template("auth/login.html", error=error, next_url=next_url,
-                            email=request.form.get("email", "")), 401 if error else 200)
+    form.next.data = next_url
+    return render_template("auth/login.html", form=form, error=error), 401 if error else 200
 
 
 @bp.route("/logout", methods=["POST"])

@@ -6,13 +6,13 @@ from urllib.parse import urljoin, urlsplit
 from flask import abort, g, render_template, request
 from flask_login import current_user
 
+from views.extensions import htmx
+
 
 def wants_partial() -> bool:
     """An htmx request that swaps part of a page — not a boosted navigation or a history
     restore, which both need the whole page."""
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-Boosted") != "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render(page: str, partial: str | None = None, **context):

@@ -21,6 +21,8 @@ from models.contacts import (
 )
 from models.sequences import Enrollment, Sequence, enroll
 from views.common import render, team_object_or_404
+from views.extensions import htmx
+from views.forms.contacts import ContactForm, ImportForm
 from views.inputs import object_id, page_number
 
 bp = Blueprint("contacts", __name__)
@@ -46,43 +48,40 @@ def index():
 @login_required
 def new():
     """Add one contact."""
-    errors = {}
-    if request.method == "POST":
-        contact, errors = add_contact(current_user.team_id, request.form)
+    form = ContactForm()
+    if form.validate_on_submit():
+        contact, problems = add_contact(current_user.team_id, form.data)
         if contact:
             flash(f"{contact.email} added to your contacts.", "success")
             return redirect(url_for("contacts.index"))
-    return (render_template("contacts/new.html", errors=errors, fields=FIELDS,
-                            labels=FIELD_LABELS, form=request.form), 422 if errors else 200)
+        for name, problem in problems.items():  # a duplicate: known only to the database
+            form[name].errors.append(problem)
+    return (render_template("contacts/new.html", form=form, fields=FIELDS),
+            422 if form.errors else 200)
 
 
 @bp.route("/contacts/import", methods=["GET", "POST"])
 @login_required
 def upload():
     """Choose a CSV file; it is checked in full and previewed before anything is imported."""
-    error = None
-    if request.method == "POST":
-        upload = request.files.get("file")
-        if not upload or not upload.filename:
-            error = "Choose a CSV file to import."
-        else:
-            upload.stream.seek(0, 2)
-            too_big = upload.stream.tell() > MAX_BYTES
-            upload.stream.seek(0)
-            try:
-                if too_big:
-                    raise ImportRefused(f"This file is larger than {MAX_BYTES // 2**20} MB. Split "
-                                        f"it into files of at most {MAX_ROWS:,} rows.")
-                contact_import = preview_import(current_user.team_id, current_user,
-                                                upload.filename, upload.stream.read())
-                return redirect(url_for("contacts.import_status", import_id=contact_import.id))
-            except ImportRefused as refused:
-                error = str(refused)
-    return render_upload_form(error), 422 if error else 200
+    form = ImportForm()
+    if form.validate_on_submit():
+        try:
+            contact_import = preview_import(current_user.team_id, current_user,
+                                            form.file.data.filename, form.file.data.read())
+            return redirect(url_for("contacts.import_status", import_id=contact_import.id))
+        except ImportRefused as refused:
+            form.file.errors.append(str(refused))
+    return render_upload_form(form), 422 if form.errors else 200
 
 
-def render_upload_form(error: str | None):
-    return render_template("contacts/import.html", error=error, max_rows=MAX_ROWS,
+def render_upload_form(form=None, error: str | None = None):
+    """The upload page; `error` for a refusal made before the form could read the request
+    (a body over the request limit: views/errors.py)."""
+    form = form or ImportForm(formdata=None)
+    if error:
+        form.file.errors = [error]
+    return render_template("contacts/import.html", form=form, max_rows=MAX_ROWS,
                            max_mb=MAX_BYTES // 2**20)
 
 
@@ -105,7 +104,7 @@ def import_status(import_id):
 def run_import(import_id):
     """Write the next chunk of good rows. The progress bar asks again until it is done."""
     contact_import = import_next_chunk(team_object_or_404(ContactImport, import_id))
-    if not request.headers.get("HX-Request"):
+    if not htmx:
         return redirect(url_for("contacts.import_status", import_id=contact_import.id))
     return _import_page(contact_import)
 

@@ -44,7 +44,7 @@ def _too_large(error):
     if request.endpoint == UPLOAD:
         from views.contacts import render_upload_form
 
-        return render_upload_form(f"This file is larger than {limit} MB, so it was not read. "
-                                  "Split it into smaller files and import each."), 413
+        return render_upload_form(error=f"This file is larger than {limit} MB, so it was not read. "
+                                        "Split it into smaller files and import each."), 413
     return render_template("errors/error.html", code=413, title="Too large",
                            message=f"Tether takes at most {limit} MB in one request."), 413

@@ -12,18 +12,16 @@ from mail.hosts import HostPolicy
 from mail.presets import guess_servers
 from mail.probe import probe
 from models import check_history, connections, expiry
+from models.connections import SAVED_FOR
 from models.health import recent_history
 from models.mailboxes import DISABLED, Mailbox, limit_problems, set_sending_limit
 from models.sequences import Sequence
-from models.text import has_control_chars
 from views import oauth as oauth_views
 from views.common import can_manage, providers, render, team_object_or_404
+from views.forms.mailboxes import OtherProviderForm
 from views.inputs import whole_number
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/settings/email-accounts")
-
-SECURITY_CHOICES = (("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (local only)"))
-
 
 def _mailbox_or_404(mailbox_id) -> Mailbox:
     mailbox = team_object_or_404(Mailbox, mailbox_id)
@@ -91,46 +89,6 @@ def sending_limit(mailbox_id):
 
 # --- Other Provider ----------------------------------------------------------------------
 
-def _parse_other(form, *, mailbox: Mailbox | None = None):
-    """The IMAP/SMTP settings from the form, and the errors in plain words."""
-    errors, allow_loopback = {}, current_app.config["ALLOW_LOOPBACK_MAIL_HOSTS"]
-    email = mailbox.email if mailbox else (form.get("email") or "").strip().lower()
-    if not mailbox and (email.count("@") != 1 or "." not in email.split("@")[-1]
-                        or any(c in email for c in " \r\n\t<>,;") or len(email) > 254
-                        or has_control_chars(email)):
-        errors["email"] = "Enter the mailbox's email address, like alex@example.com."
-    values = {"email": email, "username": (form.get("username") or "").strip() or email}
-    for side in ("imap", "smtp"):
-        host = (form.get(f"{side}_host") or "").strip().lower()
-        values[f"{side}_host"] = host
-        if not host or any(c in host for c in " /\r\n\t@") or len(host) > 253:
-            errors[f"{side}_host"] = "Enter the server's host name, like mail.example.com."
-        port = (form.get(f"{side}_port") or "").strip()
-        number = whole_number(port, 1, 65535)
-        values[f"{side}_port"] = number if number is not None else port[:10]
-        if number is None:
-            errors[f"{side}_port"] = "Enter a port number between 1 and 65535."
-        security = form.get(f"{side}_security", "")
-        values[f"{side}_security"] = security
-        if security not in ("ssl", "starttls", "none") or (security == "none" and not allow_loopback):
-            errors[f"{side}_security"] = "Choose SSL/TLS or STARTTLS."
-    if has_control_chars(values["username"]) or len(values["username"]) > 254:
-        errors["username"] = "The username must be one line of at most 254 characters."
-    password = form.get("password") or ""
-    if len(password) > 1024 or any(c in password for c in "\r\n\0"):
-        errors["password"] = "That password cannot be sent to a mail server (too long, or a line break)."
-        password = ""
-    if "password" in errors:
-        pass
-    elif not password and mailbox is None:
-        errors["password"] = "Enter the mailbox's password (or app password)."
-    elif not password:  # the stored one, but only for the servers it was saved for
-        password, why_not = connections.stored_password(mailbox, values)
-        if why_not:
-            errors["password"] = why_not
-    return values, password, errors
-
-
 def _probe_other(values, password):
     """The connection test, with the hosts vetted against this deployment's host settings."""
     policy = HostPolicy.from_settings(current_app.config)
@@ -140,29 +98,28 @@ def _probe_other(values, password):
                  login)
 
 
-def _other_form(values, errors, result=None, mailbox=None, status=200):
-    return render("mailboxes/other.html", None, values=values, errors=errors, result=result,
-                  mailbox=mailbox, security_choices=SECURITY_CHOICES), status
+def _other_form(form, result=None, status=200):
+    return render("mailboxes/other.html", None, form=form, result=result,
+                  mailbox=form.mailbox), status
 
 
 @bp.route("/other/new", methods=["GET", "POST"])
 @login_required
 def other_new():
     """Add an IMAP/SMTP mailbox with a password; saving runs the connection test first."""
-    if request.method == "GET":
-        return _other_form({"imap_port": 993, "imap_security": "ssl", "smtp_port": 587,
-                            "smtp_security": "starttls"}, {})
-    values, password, errors = _parse_other(request.form)
-    if not errors and Mailbox.live().where((Mailbox.team == current_user.team_id)
-                                           & (Mailbox.email == values["email"])).exists():
-        errors["email"] = "This mailbox is already connected in your team."
-    if errors:
-        return _other_form(values, errors, status=422)
-    result = _probe_other(values, password)
+    form = OtherProviderForm()
+    if not form.validate_on_submit():
+        return _other_form(form, status=422 if form.errors else 200)
+    values = form.values()
+    if Mailbox.live().where((Mailbox.team == current_user.team_id)
+                            & (Mailbox.email == values["email"])).exists():
+        form.email.errors.append("This mailbox is already connected in your team.")
+        return _other_form(form, status=422)
+    result = _probe_other(values, form.secret)
     if not result.ok:  # a new mailbox is saved only once both servers said yes
-        return _other_form(values, {}, result, status=422)
+        return _other_form(form, result, status=422)
     mailbox = connections.save_other(current_user.team, current_user._get_current_object(),
-                                     values["email"], values, password)
+                                     values["email"], values, form.secret)
     _after_connect(mailbox.id)
     flash(f"{values['email']} is connected.", "success")
     return redirect(url_for("settings.email_accounts"))
@@ -175,20 +132,21 @@ def other_test():
     mailbox = None
     if request.form.get("mailbox_id"):
         mailbox = _managed_or_403(request.form["mailbox_id"])
-    values, password, errors = _parse_other(request.form, mailbox=mailbox)
-    if errors:
-        return render_template("mailboxes/_probe.html", result=None, errors=errors), 422
-    return render_template("mailboxes/_probe.html", result=_probe_other(values, password), errors={})
+    form = OtherProviderForm(mailbox=mailbox)
+    if not form.validate():
+        return render_template("mailboxes/_probe.html", result=None,
+                               errors=form.first_errors()), 422
+    return render_template("mailboxes/_probe.html", result=_probe_other(form.values(), form.secret),
+                           errors={})
 
 
 @bp.route("/other/guess")
 @login_required
 def other_guess():
     """Server settings guessed from the address, for the form to fill in (htmx)."""
-    values = {"email": request.args.get("email", "").strip().lower()}
-    values.update(guess_servers(values["email"]))
-    return render_template("mailboxes/_other_servers.html", values=values, errors={},
-                           security_choices=SECURITY_CHOICES)
+    email = request.args.get("email", "").strip().lower()
+    form = OtherProviderForm(formdata=None, data=guess_servers(email))
+    return render_template("mailboxes/_other_servers.html", form=form)
 
 
 @bp.route("/<id:mailbox_id>/credentials", methods=["GET", "POST"])
@@ -198,18 +156,14 @@ def credentials(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
     if mailbox.is_oauth:
         abort(404)
-    if request.method == "GET":
-        return _other_form({f: getattr(mailbox, f) for f in (
-            "email", "username", "imap_host", "imap_port", "imap_security", "smtp_host",
-            "smtp_port", "smtp_security")}, {}, mailbox=mailbox)
-    values, password, errors = _parse_other(request.form, mailbox=mailbox)
-    if errors:
-        return _other_form(values, errors, mailbox=mailbox, status=422)
-    result = _probe_other(values, password)
+    form = OtherProviderForm(mailbox=mailbox, data={f: getattr(mailbox, f) for f in SAVED_FOR})
+    if not form.validate_on_submit():
+        return _other_form(form, status=422 if form.errors else 200)
+    result = _probe_other(form.values(), form.secret)
     if not result.ok:
-        return _other_form(values, {}, result, mailbox=mailbox, status=422)
+        return _other_form(form, result, status=422)
     connections.save_other(current_user.team, current_user._get_current_object(), mailbox.email,
-                           values, password, mailbox_id=mailbox.id)
+                           form.values(), form.secret, mailbox_id=mailbox.id)
     _after_connect(mailbox.id)
     flash(f"{mailbox.email}: new settings saved and connected.", "success")
     return redirect(url_for("settings.email_accounts"))

@@ -14,7 +14,6 @@ from models import outbox, sequence_pages
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
-from models.sequence_rules import TIMEZONES, minutes, settings_problems, step_problems
 from models.sequences import (
     ACTIVE,
     BLOCKED,
@@ -34,7 +33,9 @@ from models.sequences import (
 )
 from models.templating import FIELDS
 from views.common import render, safe_next, team_object_or_404
-from views.inputs import object_id, page_number, whole_number
+from views.extensions import htmx
+from views.forms.sequences import SettingsForm, StepForm
+from views.inputs import object_id, page_number
 from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
@@ -62,45 +63,30 @@ def index():
 
 # ---- Settings ---------------------------------------------------------------------------------
 
-def _chosen_mailbox(current=None):
-    """The mailbox picked in the form: None if none; 404 for another team's. A removed one
-    is only accepted if the sequence already used it."""
-    value = request.form.get("mailbox", "")
-    if not value:
-        return None
-    mailbox = team_object_or_404(Mailbox, value)
-    if mailbox.deleted_at and mailbox != current:
-        return None
-    return mailbox
-
-
-def _settings_from_form(current_mailbox=None):
-    chosen = request.form.getlist("days")
-    days = sorted({d for d in (whole_number(v, 0, 6) for v in chosen) if d is not None})
-    values = dict(name=request.form.get("name", "").strip(),
-                  mailbox=_chosen_mailbox(current_mailbox),
-                  sender_name=request.form.get("sender_name", "").strip(),
-                  window_days=",".join(map(str, days)),
-                  window_start=minutes(request.form.get("window_start", "")),
-                  window_end=minutes(request.form.get("window_end", "")),
-                  timezone=request.form.get("timezone", ""))
-    errors = settings_problems(values["name"], values["mailbox"], values["sender_name"], days,
-                               values["window_start"], values["window_end"],
-                               values["timezone"])
-    if len(days) != len(set(chosen)):
-        errors["window"] = "Choose days of the week from the list."
-    if request.form.get("mailbox") and values["mailbox"] is None:
-        errors["mailbox"] = "That mailbox was removed. Choose another one."
-    return values, errors
-
-
-def _settings_context(sequence, errors=None, form=None):
+def _mailboxes(sequence) -> list:
+    """The mailboxes a sequence may send from: the team's, and its own even once removed."""
     mailboxes = list(Mailbox.live().where(Mailbox.team == current_user.team_id)
                      .order_by(Mailbox.email))
     if sequence.mailbox_id and sequence.mailbox not in mailboxes:
         mailboxes.append(sequence.mailbox)  # its removed mailbox, shown as such
-    return dict(sequence=sequence, mailboxes=mailboxes, errors=errors or {}, form=form,
-                weekdays=WEEKDAYS, timezones=TIMEZONES, fields=FIELDS)
+    return mailboxes
+
+
+def _settings_form(sequence):
+    """The settings form: as posted, or as saved."""
+    return SettingsForm(sequence, _mailboxes(sequence))
+
+
+def _settings_context(sequence, form=None, **context):
+    """What the editor's templates need. Without `form`, the settings as saved; the steps as
+    saved, and `new_form` for the email being added unless given."""
+    mailboxes = _mailboxes(sequence)
+    if form is None:
+        form = SettingsForm(sequence, mailboxes, formdata=None)
+    steps = list(sequence.steps_in_order()) if sequence.id else []
+    context.setdefault("new_form", StepForm.blank(len(steps) + 1))
+    return dict(sequence=sequence, mailboxes=mailboxes, form=form, weekdays=WEEKDAYS,
+                fields=FIELDS, steps=[(step, StepForm.of(step)) for step in steps], **context)
 
 
 @bp.route("/sequences/new", methods=["GET", "POST"])
@@ -108,15 +94,13 @@ def _settings_context(sequence, errors=None, form=None):
 def new():
     """Name the sequence and choose its mailbox and sending window; steps come next."""
     draft = Sequence(team=current_user.team_id, timezone=default_timezone(current_user.team_id))
-    if request.method == "POST":
-        values, errors = _settings_from_form()
-        if not errors:
-            sequence = create_sequence(current_user.team_id, current_user, **values)
-            flash("Sequence created. Write its first email, then start it.", "success")
-            return redirect(url_for("sequences.edit", sequence_id=sequence.id))
-        return render("sequences/new.html", "sequences/_settings.html",
-                      **_settings_context(draft, errors, request.form)), 422
-    return render("sequences/new.html", "sequences/_settings.html", **_settings_context(draft))
+    form = _settings_form(draft)
+    if form.validate_on_submit():
+        sequence = create_sequence(current_user.team_id, current_user, **form.values())
+        flash("Sequence created. Write its first email, then start it.", "success")
+        return redirect(url_for("sequences.edit", sequence_id=sequence.id))
+    return (render("sequences/new.html", "sequences/_settings.html",
+                   **_settings_context(draft, form)), 422 if form.errors else 200)
 
 
 @bp.route("/sequences/<id:sequence_id>/edit", methods=["GET", "POST"])
@@ -124,17 +108,15 @@ def new():
 def edit(sequence_id):
     """A sequence's settings and steps."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    if request.method == "POST":
-        values, errors = _settings_from_form(sequence.mailbox)
-        if errors:
-            return render("sequences/edit.html", "sequences/_settings.html",
-                          **_settings_context(sequence, errors, request.form),
-                          steps=sequence.steps_in_order()), 422
-        update_settings(sequence, current_user, **values)
+    form = _settings_form(sequence)
+    if form.validate_on_submit():
+        update_settings(sequence, current_user, **form.values())
         flash("Settings saved.", "success")
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
-    return render("sequences/edit.html", **_settings_context(sequence),
-                  steps=sequence.steps_in_order())
+    if form.errors:
+        return render("sequences/edit.html", "sequences/_settings.html",
+                      **_settings_context(sequence, form)), 422
+    return render("sequences/edit.html", **_settings_context(sequence, form))
 
 
 @bp.route("/sequences/<id:sequence_id>/delete", methods=["POST"])
@@ -151,19 +133,9 @@ def delete(sequence_id):
 
 # ---- Steps ------------------------------------------------------------------------------------
 
-def _step_values():
-    def number(name):
-        return whole_number(request.form.get(name, "0").strip() or "0")
-
-    return dict(subject=request.form.get("subject", "").strip(" \t"),
-                body=request.form.get("body", ""),
-                delay_days=number("delay_days"), delay_hours=number("delay_hours"))
-
-
 def _steps_section(sequence, status=200, **context):
-    context.setdefault("new_errors", {})
-    return render("sequences/edit.html", "sequences/_steps.html", **_settings_context(sequence),
-                  steps=sequence.steps_in_order(), **context), status
+    return render("sequences/edit.html", "sequences/_steps.html",
+                  **_settings_context(sequence, **context)), status
 
 
 @bp.route("/sequences/<id:sequence_id>/steps", methods=["POST"])
@@ -171,12 +143,11 @@ def _steps_section(sequence, status=200, **context):
 def add_step(sequence_id):
     """Add an email at the end of the sequence."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    values = _step_values()
-    errors = step_problems(**values, first=not sequence.steps.count())
-    if errors:
-        return _steps_section(sequence, 422, new_errors=errors, new_form=request.form)
-    save_step(sequence, current_user, **values)
-    if not request.headers.get("HX-Request"):
+    form = StepForm(first=not sequence.steps.count())
+    if not form.validate():
+        return _steps_section(sequence, 422, new_form=form)
+    save_step(sequence, current_user, **form.values())
+    if not htmx:
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return _steps_section(sequence)
 
@@ -195,17 +166,16 @@ def update_step(sequence_id, step_id):
     """Save one step; only its card is re-rendered, so other unsaved edits stay."""
     sequence = team_object_or_404(Sequence, sequence_id)
     step = _team_step(sequence, step_id)
-    values = _step_values()
-    errors = step_problems(**values, first=step.position == 0)
-    if not errors:
-        save_step(sequence, current_user, step, **values)
-        if not request.headers.get("HX-Request"):
+    form = StepForm(first=step.position == 0)
+    saved = form.validate()
+    if saved:
+        save_step(sequence, current_user, step, **form.values())
+        if not htmx:
             flash(f"Step {step.position + 1} saved.", "success")
             return redirect(url_for("sequences.edit", sequence_id=sequence.id))
-    return render("sequences/edit.html", "sequences/_step.html", **_settings_context(sequence),
-                  steps=sequence.steps_in_order(), step=step, step_errors=errors,
-                  step_form=request.form if errors else None,
-                  saved=not errors), 422 if errors else 200
+    return render("sequences/edit.html", "sequences/_step.html",
+                  **_settings_context(sequence), step=step, step_form=form,
+                  saved=saved), 200 if saved else 422
 
 
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/delete", methods=["POST"])
@@ -214,7 +184,7 @@ def delete_step(sequence_id, step_id):
     """Remove a step; the later ones move up."""
     sequence = team_object_or_404(Sequence, sequence_id)
     problem = remove_step(sequence, current_user, _team_step(sequence, step_id))
-    if not problem and not request.headers.get("HX-Request"):
+    if not problem and not htmx:
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return _steps_section(sequence, 422 if problem else 200, steps_problem=problem)
 
@@ -239,7 +209,7 @@ def toggle(sequence_id):
         send_now(sequence.mailbox_id)  # its due emails go now, not at the next sweep
     # Pressed while orange, or started but still held by its mailbox: say why, and where to fix.
     explain = sequence.state == BLOCKED and request.form.get("action") != "pause"
-    if not request.headers.get("HX-Request"):
+    if not htmx:
         if problem or explain:
             flash(problem or f"Blocked: {sequence.mailbox_problem}.", "error")
         return redirect(safe_next(request.form.get("next"),

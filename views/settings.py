@@ -1,15 +1,15 @@
 """Settings: Email Accounts (the mailboxes), and the signed-in person's account."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
 import clock
 from models import expiry, outbox
-from models.accounts import password_problem
 from models.mailboxes import LIST_FIELDS, Mailbox
 from views import mailbox_rows
 from views.auth import stay_signed_in
 from views.common import providers
+from views.forms.auth import PasswordChangeForm
 from views.live import live_page, render_live
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -42,22 +42,14 @@ def email_accounts():
 @login_required
 def account():
     """Change the signed-in person's password."""
-    errors = {}
-    if request.method == "POST":
-        if not current_user.check_password(request.form.get("current_password", "")):
-            errors["current_password"] = "Your current password is not right."
-        problem = password_problem(request.form.get("new_password", ""))
-        if problem:
-            errors["new_password"] = problem
-        elif request.form.get("new_password") != request.form.get("confirm_password"):
-            errors["confirm_password"] = "The two new passwords differ."
-        if not errors:
-            user = current_user._get_current_object()
-            user.change_password(request.form["new_password"])
-            stay_signed_in(user)  # every other session ends; this one stays
-            flash("Your password is changed. Other devices are signed out.", "success")
-            return redirect(url_for("settings.account"))
-    return render_template("settings/account.html", errors=errors), 422 if errors else 200
+    user = current_user._get_current_object()
+    form = PasswordChangeForm(user)
+    if form.validate_on_submit():
+        user.change_password(form.new_password.data)
+        stay_signed_in(user)  # every other session ends; this one stays
+        flash("Your password is changed. Other devices are signed out.", "success")
+        return redirect(url_for("settings.account"))
+    return render_template("settings/account.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])

@@ -3,10 +3,11 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from models.accounts import ROLES, Invite, User, normalize_email, password_problem
+from models.accounts import Invite, User
 from models.base import db
-from models.text import name_problem
 from views.common import admin_required, render, team_object_or_404
+from views.forms.auth import JoinForm
+from views.forms.team import InviteForm
 
 bp = Blueprint("team", __name__)
 
@@ -15,12 +16,12 @@ def _invite_link(token: str) -> str:
     return f"{current_app.config['BASE_URL']}{url_for('team.join')}?token={token}"
 
 
-def _team_page(new_link=None, errors=None):
+def _team_page(form=None, new_link=None):
     team = current_user.team
     people = team.users.where(User.active == True).order_by(User.created_at)  # noqa: E712
     invites = team.invites.where(Invite.accepted_at.is_null()).order_by(Invite.created_at.desc())
     return render("settings/team.html", "settings/_team.html", people=people, invites=invites,
-                  roles=ROLES, new_link=new_link, errors=errors or {})
+                  form=form or InviteForm(current_user, formdata=None), new_link=new_link)
 
 
 @bp.route("/settings/team")
@@ -35,21 +36,12 @@ def members():
 @admin_required
 def invite():
     """Create an invite; its link is shown once, to be passed on to the teammate."""
-    email = normalize_email(request.form.get("email", ""))
-    role = request.form.get("role", "member")
-    errors = {}
-    if "@" not in email:
-        errors["email"] = "Enter the teammate's email address."
-    elif User.get_or_none(User.email == email):
-        errors["email"] = "This address already has a Tether account."
-    if role not in ROLES or (role == "owner" and current_user.role != "owner"):
-        errors["role"] = "Choose a role you are allowed to give."
-    new_link = None
-    if not errors:
-        _, token = Invite.issue(current_user.team, email, role, current_user,
-                                current_app.config["INVITE_TTL_HOURS"])
-        new_link = _invite_link(token)
-    return _team_page(new_link, errors), 422 if errors else 200
+    form = InviteForm(current_user)
+    if not form.validate_on_submit():
+        return _team_page(form), 422
+    _, token = Invite.issue(current_user.team, form.email.data, form.role.data, current_user,
+                            current_app.config["INVITE_TTL_HOURS"])
+    return _team_page(new_link=_invite_link(token))  # a blank form for the next teammate
 
 
 @bp.route("/settings/team/invites/<id:invite_id>/revoke", methods=["POST"])
@@ -73,27 +65,22 @@ def join():
                   else "This invite has expired. Ask your teammate for a new one."
                   if item else "This invite link is not valid.")
         return render_template("auth/join_invalid.html", reason=reason), 410 if item else 404
-    errors = {}
-    if request.method == "POST":
-        problem = password_problem(request.form.get("password", ""))
-        if problem:
-            errors["password"] = problem
-        elif name_problem(request.form.get("name", "").strip()):
-            errors["name"] = name_problem(request.form.get("name", "").strip())
-        elif User.get_or_none(User.email == item.email):
-            errors["email"] = "This address already has a Tether account. Sign in instead."
-        if not errors:
+    form, taken = JoinForm(token=token), None
+    if form.validate_on_submit():
+        if User.get_or_none(User.email == item.email):
+            taken = "This address already has a Tether account. Sign in instead."
+        else:
             with db.atomic():
                 if not item.claim():
                     abort(410)
-                user = User(email=item.email, name=request.form.get("name", "").strip(),
-                            team=item.team, role=item.role)
-                user.set_password(request.form["password"])
+                user = User(email=item.email, name=form.name.data, team=item.team,
+                            role=item.role)
+                user.set_password(form.password.data)
                 user.save()
             if current_user.is_authenticated:
                 logout_user()
             login_user(user)
             flash(f"Welcome to {item.team.name}.", "success")
             return redirect(url_for("sequences.index"))
-    return (render_template("auth/join.html", invite=item, token=token, errors=errors),
-            422 if errors else 200)
+    return (render_template("auth/join.html", invite=item, form=form, taken=taken),
+            422 if form.errors or taken else 200)

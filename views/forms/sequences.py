@@ -1,0 +1,141 @@
+"""The sequence forms: its settings (name, mailbox, sender name, sending window, time zone)
+and one of its emails (a step). Their rules are models/sequence_rules.py's."""
+
+from wtforms import Field, SelectField, StringField, TextAreaField
+from wtforms.validators import ValidationError
+from wtforms.widgets import TimeInput
+
+from models.mailboxes import Mailbox
+from models.sequence_rules import (
+    MAX_NAME,
+    MAX_SENDER_NAME,
+    MAX_SUBJECT,
+    TIMEZONES,
+    check_body,
+    check_delay,
+    check_mailbox,
+    check_name,
+    check_sender_name,
+    check_subject,
+    check_timezone,
+    check_window,
+    minutes,
+)
+from views.common import team_object_or_404
+from views.forms import Form, Rule, WholeNumberField, check, strip
+from views.inputs import whole_number
+
+
+class WeekdaysField(Field):
+    """The sending days' checkboxes (0 = Monday), rendered by the template: the days ticked,
+    in order. A value that is no day of the week is refused, never stored."""
+
+    def process_formdata(self, valuelist):
+        days = {whole_number(value, 0, 6) for value in valuelist}
+        if None in days or len(days) != len(set(valuelist)):  # "1" and "01" are one day
+            raise ValueError("Choose days of the week from the list.")
+        self.data = sorted(days)
+
+
+def _hhmm(total: int) -> str:
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _mailbox_label(mailbox) -> str:
+    if mailbox.deleted_at:
+        return f"{mailbox.email} (removed)"
+    if mailbox.status != "connected":
+        return f"{mailbox.email} ({mailbox.status_label.lower()})"
+    return mailbox.email
+
+
+class SettingsForm(Form):
+    """`sequence` is the one being edited, or an unsaved draft with the defaults; `mailboxes`
+    the team's to choose from (with the sequence's own, even once removed)."""
+
+    name = StringField("Name", filters=[strip], render_kw={"maxlength": MAX_NAME},
+                       validators=[Rule(check_name, required=True)])
+    mailbox = SelectField("Send from", validate_choice=False, render_kw={"required": True})
+    sender_name = StringField("Sender name", filters=[strip],
+                              render_kw={"maxlength": MAX_SENDER_NAME},
+                              validators=[Rule(check_sender_name)])
+    # The sending window's errors — days and hours together — are this field's.
+    days = WeekdaysField("Sending window")
+    window_start = StringField("Between", widget=TimeInput(), render_kw={"required": True})
+    window_end = StringField("and", widget=TimeInput(), render_kw={"required": True})
+    timezone = SelectField("Time zone", choices=TIMEZONES,
+                           validate_choice=False, validators=[Rule(check_timezone)])
+
+    def __init__(self, sequence, mailboxes, *args, **kwargs):
+        saved = dict(name=sequence.name or "", sender_name=sequence.sender_name,
+                     mailbox=str(sequence.mailbox_id or ""), days=sequence.days,
+                     window_start=_hhmm(sequence.window_start),
+                     window_end=_hhmm(sequence.window_end), timezone=sequence.timezone)
+        super().__init__(*args, data=saved, **kwargs)
+        self.sequence, self.chosen_mailbox = sequence, None
+        self.mailbox.choices = [("", "Choose a mailbox…")] + [
+            (str(m.id), _mailbox_label(m)) for m in mailboxes]
+
+    def validate_mailbox(self, field):
+        """Another team's mailbox is a 404; a removed one only stays the sequence's own."""
+        mailbox = team_object_or_404(Mailbox, field.data) if field.data else None
+        if mailbox and mailbox.deleted_at and mailbox.id != self.sequence.mailbox_id:
+            raise ValidationError("That mailbox was removed. Choose another one.")
+        check(check_mailbox, mailbox)
+        self.chosen_mailbox = mailbox
+
+    def validate_days(self, field):
+        if not field.errors:  # a day outside the week says so first
+            check(check_window, field.data, *self._window())
+
+    def _window(self) -> tuple[int | None, int | None]:
+        return minutes(self.window_start.data), minutes(self.window_end.data)
+
+    def values(self) -> dict:
+        """The settings as create_sequence and update_settings take them."""
+        start, end = self._window()
+        return dict(name=self.name.data, mailbox=self.chosen_mailbox,
+                    sender_name=self.sender_name.data,
+                    window_days=",".join(map(str, self.days.data)), window_start=start,
+                    window_end=end, timezone=self.timezone.data)
+
+
+class StepForm(Form):
+    """One email; `first` is whether it is the sequence's first (which needs a subject)."""
+
+    delay_days = WholeNumberField("Days", blank=0)
+    delay_hours = WholeNumberField("Hours", blank=0)
+    # Only blanks are trimmed: a line break must reach the rule that refuses it.
+    subject = StringField("Subject", filters=[lambda s: s.strip(" \t") if s else s],
+                          render_kw={"maxlength": MAX_SUBJECT})
+    body = TextAreaField("Email", validators=[Rule(check_body, required=True)])
+
+    def __init__(self, *args, first: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.first = first
+        self.subject.flags.required = first
+
+    @classmethod
+    def of(cls, step):
+        """The form of a saved step, filled in with it."""
+        return cls(formdata=None, obj=step, first=step.position == 0)
+
+    @classmethod
+    def blank(cls, number: int):
+        """The form for email `number` (1 for the first), not yet written."""
+        return cls(formdata=None, first=number == 1,
+                   data={"delay_days": 0 if number == 1 else 3, "delay_hours": 0})
+
+    def validate_subject(self, field):
+        check(check_subject, field.data or "", self.first)
+
+    # One rule for the wait, asked about each input alone so that each gets its own error.
+    def validate_delay_days(self, field):
+        check(check_delay, field.data, 0)
+
+    def validate_delay_hours(self, field):
+        check(check_delay, 0, field.data)
+
+    def values(self) -> dict:
+        return dict(subject=self.subject.data or "", body=self.body.data or "",
+                    delay_days=self.delay_days.data, delay_hours=self.delay_hours.data)
