@@ -12,8 +12,10 @@ BASE_URL ?= http://127.0.0.1:$(PORT)
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 SYSTEM_PACKAGES := dovecot-imapd dovecot-submissiond dovecot-lmtpd chromium fonts-dejavu-core
+# Only the tests need these: nginx in front of gunicorn, as deploy/nginx/tether sets it up.
+TEST_PACKAGES := nginx-light
 
-.PHONY: sandbox run test test-default test-backends lint migrate system-packages clean
+.PHONY: sandbox run test test-default test-backends lint migrate upgrade system-packages clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,12 @@ system-packages:
 
 migrate: $(BIN)/.installed
 	$(FLASK) db upgrade
+
+# After `git pull`: install what pyproject.toml now asks for (the stamp above is older than a
+# pulled pyproject.toml), copy the SQLite database beside itself (PostgreSQL: print the
+# pg_dump line), then migrate. Restart web and worker afterwards (README: Upgrading).
+upgrade: $(BIN)/.installed
+	$(FLASK) db upgrade --backup
 
 # honcho gives each Procfile line its own PORT (web PORT, worker PORT+100, sandbox PORT+200):
 # only the web line reads it; the sandbox learns Tether's address from BASE_URL and keeps its
@@ -46,6 +54,7 @@ lint: $(BIN)/.installed
 # Every test on the embedded default (SQLite + SqliteHuey), then everything but the browser
 # tests again on PostgreSQL + Redis-backed Huey.
 test: $(BIN)/.installed system-packages lint test-default test-backends
+test: SYSTEM_PACKAGES += $(TEST_PACKAGES)
 
 test-default: $(BIN)/.installed
 	$(BIN)/pytest

@@ -1,32 +1,21 @@
 """Tether's web app: create_app() binds configuration, extensions, blueprints and CLI."""
 
 import logging
-import re
 from datetime import timedelta
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import clock
 import commands
 import config
+import logs
+from logs import RedactSecrets
 from models import db, init_db
+from models.base import refuse_newer_database
 from views.extensions import csrf, htmx, login_manager
 from views.limits import limiter, storage_uri
-
-_SECRET_QUERY = re.compile(r"([?&](?:code|state|token|session_state)=)[^&\s\"]*")
-
-
-class RedactSecrets(logging.Filter):
-    """Access logs never show an OAuth callback's code/state or a link's token."""
-
-    def filter(self, record):
-        if isinstance(record.msg, str):
-            record.msg = _SECRET_QUERY.sub(r"\1[redacted]", record.msg)
-        if record.args:
-            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        return True
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -34,6 +23,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     settings = config.load(overrides)
     app.config.update(settings)
     config.use(app.config)  # one dict: what a test sets on app.config reaches every module
+    logs.setup(settings["LOG_FORMAT"])
+    _behind_proxies(app, settings["TRUSTED_PROXIES"])
     secure = settings["BASE_URL"].startswith("https://")
     app.config.update(
         # Its own cookie name: the sandbox on another port of 127.0.0.1 shares the cookie jar.
@@ -58,11 +49,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     clock.configure(settings["TETHER_CLOCK_FILE"])
     init_db(settings["DATABASE_URL"])
+    refuse_newer_database()  # a newer Tether's schema: refuse in words, before reading it
     _check_encryption_keys(settings)
 
     login_manager.init_app(app)
-    from views import origin
+    from views import access_log, origin
 
+    access_log.register(app)  # first: a request the Origin check refuses is logged too
     origin.register(app)  # before the CSRF check: a foreign page is refused first
     csrf.init_app(app)
     htmx.init_app(app)
@@ -71,6 +64,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from mail import providers
 
     providers.use(providers.Catalog(app.config))
+    from mail import system_mailer
+
+    system_mailer.warn_if_missing(app.config)  # once per process: notices would wait
     _register_request_hooks(app)
     from views.inputs import IdConverter
 
@@ -82,6 +78,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     commands.register(app)
     logging.getLogger("werkzeug").addFilter(RedactSecrets())
     return app
+
+
+def _behind_proxies(app, trusted: int) -> None:
+    """Believe the X-Forwarded-For/-Proto/-Host/-Port that the `trusted` proxies in front set
+    (each appends to or overwrites what the client sent, so ProxyFix reads the value `trusted`
+    hops from the right). Then the client's address (rate limits, access log), the scheme and
+    the host (links, the Origin check) are the public ones. None trusted: nothing changes, so a
+    client's own X-Forwarded-For is ignored. gunicorn.conf.py makes gunicorn trust no header,
+    so this is the one place that decides."""
+    if trusted:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted,
+                                x_port=trusted)
 
 
 def _check_encryption_keys(settings):
@@ -152,6 +160,10 @@ def _register_template_helpers(app):
         return Notification.unread_count(current_user.id) if current_user.is_authenticated else 0
 
     app.add_template_global(notices.reconnect_token)
+
+    @app.template_global()
+    def mailer_banner():
+        return notices.mailer_banner(current_user)
 
 
 def _register_errors(app):

@@ -16,6 +16,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 — a sentinel that production refuses
+METRICS_TOKEN_MIN = 24  # /metrics is on the open web: a token too short to guess
 
 
 class ConfigError(RuntimeError):
@@ -96,6 +97,12 @@ def _kept_secret(instance: Path, name: str, make) -> str:
     return path.read_text().strip()
 
 
+def _whole_number(text: str):
+    """`text` as an int ≥ 0, or the text itself for load() to refuse (read() refuses nothing)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
 def read(overrides: dict | None = None) -> dict:
     """The settings as the environment (and .env) give them, over the defaults; overrides
     (tests) win. It creates nothing, generates no secret and refuses nothing, so importing a
@@ -118,7 +125,15 @@ def read(overrides: dict | None = None) -> dict:
         "CHECK_INTERVAL_SECONDS": float(env.get("TETHER_CHECK_INTERVAL_SECONDS", "300")),
         "REMINDER_HOURS": float(env.get("TETHER_REMINDER_HOURS", "24")),  # 0 turns reminders off
         "INVITE_TTL_HOURS": int(env.get("TETHER_INVITE_TTL_HOURS", "72")),
+        # How long bookkeeping is kept (models/retention.py): status history, delivered
+        # events, read notifications, OAuth attempts, task results, inbound mail not acted on.
+        "RETENTION_DAYS": _whole_number(env.get("TETHER_RETENTION_DAYS", "90")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
+        # How many reverse proxies stand in front of Tether and set X-Forwarded-For/-Proto/
+        # -Host/-Port (README: "Behind a proxy"). 0 trusts no such header: the socket's peer
+        # is the client, whatever a request claims.
+        "TRUSTED_PROXIES": _whole_number(env.get("TETHER_TRUSTED_PROXIES", "0")),
+        "LOG_FORMAT": env.get("TETHER_LOG_FORMAT", "text").strip().lower(),  # or "json"
         # The system mailer: Tether's own notification emails, never a user's mailbox.
         "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
         "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
@@ -144,6 +159,8 @@ def read(overrides: dict | None = None) -> dict:
         # so allowed unless the operator turns it off ("0") where the private network holds
         # services that users must not reach. Link-local and metadata are always refused.
         "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
+        # /metrics for Prometheus: off (404) unless set; a scraper sends it as a bearer token.
+        "METRICS_TOKEN": env.get("TETHER_METRICS_TOKEN", ""),
     }
     cfg.update(overrides or {})
     if cfg["ENV"] != "production" and "TETHER_ALLOW_LOOPBACK_MAIL_HOSTS" not in env \
@@ -157,8 +174,15 @@ def load(overrides: dict | None = None) -> dict:
     the instance folder made and closed, production's refusals, and the secrets the demo
     and development generate once and keep. ConfigError when a setting is unsafe."""
     cfg = read(overrides)
+    _check_formats(cfg)
     production = cfg["ENV"] == "production"
+    if not isinstance(cfg["RETENTION_DAYS"], int) or cfg["RETENTION_DAYS"] < 1:
+        raise ConfigError(f"TETHER_RETENTION_DAYS must be a whole number of days, 1 or more "
+                          f"(it is {cfg['RETENTION_DAYS']!r}).")
     instance = _instance_dir(Path(cfg["INSTANCE_DIR"]), production=production)
+    if cfg["METRICS_TOKEN"] and len(cfg["METRICS_TOKEN"]) < METRICS_TOKEN_MIN:
+        raise ConfigError(f"TETHER_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters "
+                          "(make one with `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`).")
     if production:
         if not cfg["SECRET_KEY"] or cfg["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY must be set to a long random value in production.")
@@ -176,6 +200,15 @@ def load(overrides: dict | None = None) -> dict:
             cfg["TETHER_ENCRYPTION_KEYS"] = _kept_secret(
                 instance, "encryption_keys", lambda: "k1:" + Fernet.generate_key().decode())
     return cfg
+
+
+def _check_formats(cfg: dict) -> None:
+    if not isinstance(cfg["TRUSTED_PROXIES"], int) or cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError(f"TETHER_TRUSTED_PROXIES must be a whole number, not "
+                          f"{cfg['TRUSTED_PROXIES']!r}: how many reverse proxies stand in front "
+                          "of Tether (0 for none, 1 for nginx on the same machine).")
+    if cfg["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"TETHER_LOG_FORMAT must be text or json, not {cfg['LOG_FORMAT']!r}.")
 
 
 _current: dict | None = None

@@ -5,13 +5,14 @@ Google and Microsoft are configured by client credentials; the sandbox's two fla
 read from its sandbox.json and discovery documents, so they are just more providers.
 """
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import requests
+
+from mail import sandbox_file
 
 
 @dataclass(frozen=True)
@@ -119,26 +120,25 @@ def microsoft(client_id: str, client_secret: str, tenant: str = "common") -> Pro
 
 def sandbox_providers(sandbox_json: str) -> dict[str, Provider]:
     """The sandbox's flavours, as "Google (sandbox)" and "Microsoft (sandbox)"."""
-    info = json.loads(Path(sandbox_json).read_text())
+    info = sandbox_file.read(sandbox_json)
     found = {}
-    for client in info.get("clients", {}).values():
-        meta = requests.get(client["metadata_url"], timeout=5).json()
-        flavour = client["flavour"]
-        template = google("", "") if flavour == "google" else microsoft("", "")
-        key = f"{flavour}-sandbox"
+    for client in info.clients if info else ():
+        meta = requests.get(client.metadata_url, timeout=5).json()
+        template = google("", "") if client.flavour == "google" else microsoft("", "")
+        key = f"{client.flavour}-sandbox"
         issuer = meta["issuer"]
-        if flavour == "microsoft" and "{tenantid}" not in issuer:
+        if client.flavour == "microsoft" and "{tenantid}" not in issuer:
             issuer = meta.get("issuer_template", issuer)
         found[key] = replace(
             template, key=key, label=f"{template.label} (sandbox)",
-            client_id=client["client_id"], client_secret=client["client_secret"],
+            client_id=client.client_id, client_secret=client.client_secret,
             authorize_url=meta["authorization_endpoint"], token_url=meta["token_endpoint"],
             revoke_url=meta.get("revocation_endpoint", ""), jwks_uri=meta["jwks_uri"],
             issuer=issuer,
             response_iss=bool(meta.get("authorization_response_iss_parameter_supported")),
-            imap_host=info["imap_host"], imap_port=int(info["imap_port"]), imap_security="none",
-            smtp_host=info["smtp_host"], smtp_port=int(info["smtp_port"]), smtp_security="none",
-            access_help_url=info.get("account_url", ""),
+            imap_host=info.imap_host, imap_port=info.imap_port, imap_security="none",
+            smtp_host=info.smtp_host, smtp_port=info.smtp_port, smtp_security="none",
+            access_help_url=info.account_url,
         )
     return found
 

@@ -1,16 +1,19 @@
 """The database: one proxy bound at start-up, a base model, and the migrations runner."""
 
 import importlib
+import logging
 import pkgutil
 from pathlib import Path
 
-from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
+from peewee import DatabaseProxy, DateTimeField, Model, OperationalError, SqliteDatabase
 from playhouse.db_url import connect
-from playhouse.migrations import Runner
+from playhouse.migrations import MigrationError, Runner
 
 import clock
 import config
+from config import ConfigError
 
+log = logging.getLogger(__name__)
 db = DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -61,17 +64,81 @@ def init_db(url: str):
     return database
 
 
-def migrate() -> list[str]:
-    """Apply pending numbered migrations; returns the names applied."""
+def migrate(directory=MIGRATIONS_DIR, target: str | None = None) -> list[str]:
+    """Apply pending numbered migrations (up to `target` if named), each in its own
+    transaction; returns the names applied. A migration that fails is rolled back whole and
+    stops the run there."""
     with db.connection_context():
-        return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+        return Runner(db.obj, str(directory)).up(target)
 
 
-def migration_status():
+def migration_status(directory=MIGRATIONS_DIR):
+    """Every migration, file or history row, in order: `.applied` is None for a pending one,
+    `.path` None for one applied by a version of Tether that has its file and this one not."""
     if not db.is_closed():  # inside a request: its connection, left open for the rest of it
-        return Runner(db.obj, str(MIGRATIONS_DIR)).status()
+        return Runner(db.obj, str(directory)).status()
     with db.connection_context():
-        return Runner(db.obj, str(MIGRATIONS_DIR)).status()
+        return Runner(db.obj, str(directory)).status()
+
+
+class NewerDatabase(ConfigError):
+    """The database has migrations applied that this version of Tether does not know."""
+
+
+def _newer_message(unknown: list[str]) -> str:
+    return (f"this database was migrated by a newer Tether ({', '.join(unknown)}); "
+            "run that version or restore a backup")
+
+
+def refuse_newer_database(directory=MIGRATIONS_DIR) -> None:
+    """Web and worker call this at start: a database that a newer version migrated has
+    tables and columns this code would misread or break, so refuse in words instead. A
+    database that cannot be reached now is not refused (its restart must not become ours)."""
+    try:
+        rows = migration_status(directory)
+    except OperationalError as e:
+        log.warning("Migrations not checked at start (database unreachable: %s)", e)
+        return
+    unknown = [m.name for m in rows if m.applied and m.path is None]
+    if unknown:
+        raise NewerDatabase(_newer_message(unknown))
+
+
+def find_migration(rows, name: str):
+    """The migration called `name` ("0010_check_hours", or its number "0010"), or None."""
+    for m in rows:
+        if name in (m.name, m.name.split("_", 1)[0]):
+            return m
+    return None
+
+
+def to_downgrade(target: str | None, directory=MIGRATIONS_DIR) -> list[str]:
+    """The applied migrations after `target` (every one for None), newest first: what
+    downgrade(target) would undo. MigrationError for a name this version does not have, or
+    when the database holds a newer version's migration (its down() is not here)."""
+    rows = migration_status(directory)
+    unknown = [m.name for m in rows if m.applied and m.path is None]
+    if unknown:
+        raise MigrationError(_newer_message(unknown))
+    after = -1
+    if target is not None:
+        found = find_migration([m for m in rows if m.path is not None], target)
+        if found is None:
+            raise MigrationError(f"there is no migration called {target!r} in this version of "
+                                 "Tether (`flask --app app db status` lists them)")
+        after = found.idx
+    return [m.name for m in reversed(rows) if m.applied and m.idx > after]
+
+
+def downgrade(target: str | None, directory=MIGRATIONS_DIR) -> list[str]:
+    """Run the down() of every applied migration after `target` (of all of them for None),
+    newest first, each in its own transaction; returns the names undone. A down() that
+    fails is rolled back whole and stops the run there."""
+    with db.connection_context():
+        undo = to_downgrade(target, directory)
+        if not undo:
+            return []
+        return Runner(db.obj, str(directory)).down(undo[-1])
 
 
 def write_transaction():

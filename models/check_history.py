@@ -1,16 +1,34 @@
 """What the last week of checks looked like, per mailbox and hour, for the detail page's small
 picture. One row per (mailbox, hour) with counters: a week is 168 rows per mailbox however
-often it is checked, and rows older than eight days are pruned by the sweep."""
+often it is checked, and rows older than eight days are pruned by the sweep.
 
+Beside it, every check ever made per outcome, for /metrics (models/metrics.py): counters that
+only grow, and how long the checks took, in histogram buckets. The same call bumps both, in the
+check's own transaction: one more statement, no more commits."""
+
+import contextlib
+import contextvars
+import time
 from datetime import datetime, timedelta
 
-from peewee import DateTimeField, ForeignKeyField, IntegerField
+from peewee import (
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+)
 
 import clock
 from models.base import BaseModel
 from models.mailboxes import Mailbox
 
 KEEP = timedelta(days=8)
+OUTCOMES = ("passed", "transient", "refused")
+# Upper bounds, in seconds, of the duration buckets: an IMAP + SMTP login takes a second or
+# two; a slow provider, a refresh and a retry, tens; past a minute a timeout is near.
+BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class CheckHour(BaseModel):
@@ -24,16 +42,72 @@ class CheckHour(BaseModel):
         indexes = ((("mailbox", "hour"), True),)
 
 
+class CheckTotal(BaseModel):
+    """All checks ever made with one outcome; the duration histogram of those that were timed
+    (run by the worker's task). A bucket column counts the checks that took at most its bound
+    and more than the previous one: one column bumped per check; /metrics adds them up."""
+
+    outcome = CharField(primary_key=True)
+    checks = BigIntegerField(default=0)
+    timed = BigIntegerField(default=0)
+    seconds = DoubleField(default=0)  # the timed checks' durations, summed
+    le_0_25 = BigIntegerField(default=0)
+    le_0_5 = BigIntegerField(default=0)
+    le_1 = BigIntegerField(default=0)
+    le_2_5 = BigIntegerField(default=0)
+    le_5 = BigIntegerField(default=0)
+    le_10 = BigIntegerField(default=0)
+    le_30 = BigIntegerField(default=0)
+    le_60 = BigIntegerField(default=0)
+    le_inf = BigIntegerField(default=0)
+
+
+def bucket_column(bound: float) -> str:
+    """The CheckTotal column of the bucket whose upper bound is `bound` (inf: the last)."""
+    return "le_inf" if bound == float("inf") else "le_" + f"{bound:g}".replace(".", "_")
+
+
 def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def record(mailbox_id: int, outcome: str) -> None:
-    """Count one check: outcome is "passed", "transient" or "refused"."""
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("check_started", default=None)
+
+
+@contextlib.contextmanager
+def timing():
+    """`with timing(): checker.check(…)`: the check recorded inside is timed from here."""
+    token = _started.set(time.monotonic())
+    try:
+        yield
+    finally:
+        _started.reset(token)
+
+
+def record(mailbox_id: int, outcome: str, seconds: float | None = None) -> None:
+    """Count one check: outcome is "passed", "transient" or "refused"; it took `seconds`
+    (by default: since timing() began, if it did)."""
     column = getattr(CheckHour, outcome)
     (CheckHour.insert(mailbox=mailbox_id, hour=_hour(clock.now()), **{outcome: 1})
      .on_conflict(conflict_target=[CheckHour.mailbox, CheckHour.hour],
                   update={column: column + 1})
+     .execute())
+    started = _started.get()
+    if seconds is None and started is not None:
+        seconds = time.monotonic() - started
+    _count(outcome, seconds)
+
+
+def _count(outcome: str, seconds: float | None) -> None:
+    """The all-time totals: one INSERT … ON CONFLICT, whatever was timed."""
+    bumps = {"checks": 1}
+    if seconds is not None:
+        bound = next((b for b in BUCKETS if seconds <= b), float("inf"))
+        bumps.update(timed=1, seconds=seconds, **{bucket_column(bound): 1})
+    fields = {getattr(CheckTotal, name): value for name, value in bumps.items()}
+    (CheckTotal.insert(outcome=outcome, **bumps)
+     .on_conflict(conflict_target=[CheckTotal.outcome],
+                  update={field: field + value for field, value in fields.items()})
      .execute())
 
 

@@ -135,18 +135,22 @@ def _existing_columns(database) -> list[tuple]:
     return found
 
 
+def key_id(field, database):
+    """The SQL for the key id a stored secret names (its `id:` prefix): read without
+    decrypting anything, so start-up and /readyz can ask it of every row cheaply."""
+    if isinstance(database, SqliteDatabase):
+        return fn.substr(field, 1, fn.instr(field, ":") - 1)
+    return fn.split_part(field, ":", 1)
+
+
 def key_ids_in_use(database) -> dict[str, set[str]]:
     """{key id: {"table.column", …}} for the secrets stored in `database`: one DISTINCT
     query per encrypted column, over the `id:` prefixes only."""
     in_use: dict[str, set[str]] = {}
     for model, field, where in _existing_columns(database):
-        if isinstance(database, SqliteDatabase):
-            prefix = fn.substr(field, 1, fn.instr(field, ":") - 1)
-        else:
-            prefix = fn.split_part(field, ":", 1)
-        query = model.select(prefix).where(field.is_null(False)).distinct()
-        for (key_id,) in database.execute(query).fetchall():
-            in_use.setdefault(key_id, set()).add(where)
+        query = model.select(key_id(field, database)).where(field.is_null(False)).distinct()
+        for (found,) in database.execute(query).fetchall():
+            in_use.setdefault(found, set()).add(where)
     return in_use
 
 

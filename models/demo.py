@@ -2,17 +2,17 @@
 answers — mailboxes in each interesting state, so a newcomer sees the whole story at once.
 
 It drives the sandbox only through its HTTP control API, as an operator's script would drive a
-provider's admin API; Tether never imports the sandbox.
+provider's admin API. sandbox/control.py is the full client of that API, but product code never
+imports sandbox/ (the product must run, and be installed, without it): so the few calls the
+demo needs are made by `_control` below, and the sandbox's file is read by mail/sandbox_file.py.
 """
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import requests
 
 import clock
-from mail import providers
+from mail import providers, sandbox_file
 from mail.oauth import Tokens
 from models import connections
 from models.accounts import User
@@ -38,8 +38,9 @@ def seed() -> tuple[str, str]:
     return DEMO_EMAIL, DEMO_PASSWORD
 
 
-def _control(info: dict, method: str, path: str, body: dict | None = None):
-    response = requests.request(method, info["control_url"] + path, json=body, timeout=10)
+def _control(info: sandbox_file.SandboxFile, method: str, path: str, body: dict | None = None):
+    """One call to the sandbox's control API; 409 (it exists already) is fine for a seed."""
+    response = requests.request(method, info.control_url + path, json=body, timeout=10)
     if response.status_code >= 400 and response.status_code != 409:
         raise SandboxNotReady(f"{path}: {response.status_code} {response.text[:200]}")
     return response.json() if response.content else None
@@ -47,10 +48,9 @@ def _control(info: dict, method: str, path: str, body: dict | None = None):
 
 def seed_mailboxes(settings: dict) -> bool:
     """Connect the demo mailboxes through the sandbox. False if they were there already."""
-    path = Path(settings.get("SANDBOX_CONFIG") or "")
-    if not path.is_file():
+    info = sandbox_file.read(settings.get("SANDBOX_CONFIG"))
+    if info is None:
         raise SandboxNotReady("the sandbox has not written its sandbox.json yet")
-    info = json.loads(path.read_text())
     try:
         _control(info, "GET", "/health")
     except requests.RequestException as e:
@@ -72,8 +72,8 @@ def seed_mailboxes(settings: dict) -> bool:
                         expires_in=int(grant["expires_in"]), scope=grant["scope"])
         connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens)
     connections.save_other(owner.team, owner, OTHER_BOX, {
-        "imap_host": info["imap_host"], "imap_port": int(info["imap_port"]), "imap_security": "none",
-        "smtp_host": info["smtp_host"], "smtp_port": int(info["smtp_port"]), "smtp_security": "none",
+        "imap_host": info.imap_host, "imap_port": info.imap_port, "imap_security": "none",
+        "smtp_host": info.smtp_host, "smtp_port": info.smtp_port, "smtp_security": "none",
         "username": OTHER_BOX}, MAILBOX_PASSWORD)
 
     _seed_sequences(owner)

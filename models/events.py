@@ -3,7 +3,8 @@
 An event opens or closes an incident, so "once per event" is "once per incident". A delivery
 is claimed with a lease before its handler runs and marked done after: two workers never run
 the same delivery, and a worker that dies mid-handler leaves a claim that expires and is taken
-again (the crash loses nothing). Handlers are registered by the modules that own them.
+again (the crash loses nothing). Handlers are registered by the modules that own them: the
+notices' channels (models/notices/channels.py) and the sequence log (models/blocking.py).
 """
 
 import logging
@@ -76,22 +77,30 @@ def dispatch(limit: int = 500) -> Dispatched:
     for event in pending:
         wanted = [channel for channel, (_, wants) in list(_handlers.items()) if wants(event)]
         for channel in wanted:
-            if _done(event.id, channel) or not _claim(event.id, channel):
-                continue  # finished, or another worker holds it now
-            try:
-                _handlers[channel][0](event)
-            except Exception:
-                log.exception("handler %s failed for mailbox event %s", channel, event.id)
-                _release_soon(event.id, channel)
-                failed += 1
-                continue
-            (EventDelivery.update(done_at=clock.now())
-             .where((EventDelivery.event == event.id) & (EventDelivery.channel == channel)).execute())
-            delivered += 1
+            ran = deliver_once(event, channel, _handlers[channel][0])
+            delivered += ran is True
+            failed += ran is False
         # Whoever sees the last delivery done closes the event, whichever worker ran it.
         if all(_done(event.id, channel) for channel in wanted):
             MailboxEvent.update(dispatched_at=clock.now()).where(MailboxEvent.id == event.id).execute()
     return Dispatched(delivered, failed)
+
+
+def deliver_once(event: MailboxEvent, channel: str, fn: Callable[[MailboxEvent], object]) -> bool | None:
+    """Run `fn(event)` as the one delivery of `event` on `channel`: True if it ran now, False
+    if it raised (it is tried again after RETRY_AFTER), None if it is done already or another
+    worker holds it. A registered handler's channel or any other name (a reminder's)."""
+    if _done(event.id, channel) or not _claim(event.id, channel):
+        return None  # finished, or another worker holds it now
+    try:
+        fn(event)
+    except Exception:
+        log.exception("handler %s failed for mailbox event %s", channel, event.id)
+        _release_soon(event.id, channel)
+        return False
+    (EventDelivery.update(done_at=clock.now())
+     .where((EventDelivery.event == event.id) & (EventDelivery.channel == channel)).execute())
+    return True
 
 
 def _release_soon(event_id: int, channel: str) -> None:

@@ -6,6 +6,7 @@ notification, blocking and logging handlers consume). However many workers see t
 failure, only one of them wins the compare-and-set, so there is one event per transition.
 """
 
+import logging
 from datetime import timedelta
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
@@ -26,6 +27,7 @@ ALLOWED_FROM = {
 }
 # A reconnect-needed failure from a disabled/deleted mailbox changes nothing: people disabled it.
 _FAILURE_TARGET = {Kind.RECONNECT: RECONNECT_REQUIRED, Kind.APP: DEGRADED, Kind.TRANSIENT: DEGRADED}
+log = logging.getLogger(__name__)
 
 
 class MailboxHistory(BaseModel):
@@ -93,6 +95,8 @@ def transition(mailbox_id: int, to: str, *, failure: Failure | None = None, caus
         if event.incident:
             event.save(only=[MailboxEvent.incident])
         changes.bump(mailbox.team_id)
+    # For operators: ids, states, the cause's class and code; never its words or a secret.
+    log.info("mailbox %s: %s -> %s (cause %s, code %s)", mailbox_id, mailbox.status, to, kind or "-", code or "-", extra={"fields": {"mailbox_id": mailbox_id, "from": mailbox.status, "to": to, "cause": kind, "code": code}})
     return event
 
 

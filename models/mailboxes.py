@@ -89,6 +89,10 @@ class Mailbox(Timestamped):
     def can_send(self) -> bool:
         return self.deleted_at is None and self.status == CONNECTED
 
+    def managed_by(self, user) -> bool:
+        """Members manage the mailboxes they connected; owners and admins manage all (DESIGN §2)."""
+        return user.is_admin or self.connected_by_id == user.id
+
     def limit_on(self, now) -> int:
         """How many emails it may send on `now`'s UTC day: the daily limit, or less while
         warming up."""

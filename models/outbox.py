@@ -13,29 +13,51 @@
   transmitted → queued again; transmitted → looked up in the Sent folder by Message-ID; not
   there where the provider files sent mail itself → queued again; not there otherwise →
   `unknown`, shown to people with "Send again", never resent by itself.
+
+This module is the way in (models/sender.py and tasks/ use its names): it holds the claim, the
+outcomes and the reconciling, and brings along the row (models/outbox_email.py), the planning
+(models/outbox_plan.py) and the rendered email (models/email_rendering.py).
 """
 
 from datetime import datetime, timedelta
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
-
 import clock
-from mail.send import Outgoing, new_message_id
+from mail.send import new_message_id
 from models import changes, leases
-from models.base import BaseModel, write_transaction
+from models.base import write_transaction
 from models.contacts import Contact
+from models.email_rendering import Unsendable, outgoing
 from models.mailboxes import CONNECTED, Mailbox
-from models.sequences import Enrollment, Sequence, SequenceLog, SequenceStep, write_log
-from models.templating import render_subject, render_template_text
+from models.outbox_email import (
+    ANSWER_LOST,
+    BOUNCED,
+    CANCELLED,
+    CLAIMED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    STATUS_LABELS,
+    TRANSMITTING,
+    UNKNOWN,
+    OutboxEmail,
+    attempted_today,
+    day_start,
+    sends_today,
+    waiting_counts,
+    waiting_rows,
+)
+from models.outbox_plan import StepCache, advance, open_sequences, plan
+from models.sequences import Enrollment, Sequence, write_log
 
-QUEUED, SENDING, SENT, UNKNOWN, FAILED, BOUNCED, CANCELLED = (
-    "queued", "sending", "sent", "unknown", "failed", "bounced", "cancelled")
-CLAIMED, TRANSMITTING = "claimed", "transmitting"  # a `sending` row's phase
-# Sent in full, and the connection ended before the server answered: a `sending` row that
-# waits for the reconciler, told apart from one a crash interrupted (still TRANSMITTING).
-ANSWER_LOST = "answer_lost"
-STATUS_LABELS = {QUEUED: "Waiting", SENDING: "Sending", SENT: "Sent", UNKNOWN: "Outcome unknown",
-                 FAILED: "Not sent", BOUNCED: "Bounced", CANCELLED: "Cancelled"}
+__all__ = [  # what the sender, tasks, pages and tests use: one import path for the outbox
+    "QUEUED", "SENDING", "SENT", "UNKNOWN", "FAILED", "BOUNCED", "CANCELLED", "CLAIMED",
+    "TRANSMITTING", "ANSWER_LOST", "STATUS_LABELS", "LEASE", "BATCH", "RETRIES", "MAX_ATTEMPTS",
+    "UNKNOWN_SETTLE", "GO", "SKIP", "STOP", "OutboxEmail", "StepCache", "Unsendable",
+    "day_start", "attempted_today", "waiting_rows", "sends_today", "waiting_counts", "plan",
+    "claim", "begin_transmit", "requeue", "outgoing", "mark_sent", "bounce", "fail", "defer",
+    "hold_for_reconcile", "adopt_orphans", "release_orphans", "settle", "send_again",
+]
 
 LEASE = leases.LEASE  # a claimed row and a mailbox's sender; the sender's heartbeat renews both
 BATCH = 50                           # rows claimed per transaction
@@ -45,200 +67,12 @@ MAX_ATTEMPTS = 12                    # deferred this often → not sent, with "S
 UNKNOWN_SETTLE = timedelta(seconds=5)  # a dropped answer: look in Sent after this pause
 
 
-class OutboxEmail(BaseModel):
-    enrollment = ForeignKeyField(Enrollment, backref="emails", on_delete="CASCADE")
-    # The step's id, not its position: removing an earlier step renumbers positions.
-    step = ForeignKeyField(SequenceStep, null=True, on_delete="SET NULL")
-    sequence = ForeignKeyField(Sequence, backref="emails", on_delete="CASCADE")
-    contact = ForeignKeyField(Contact, on_delete="CASCADE")
-    position = IntegerField()            # the step's position when planned ("email 2")
-    status = CharField(default=QUEUED)
-    phase = CharField(default="")        # claimed / transmitting, while `sending`
-    due_at = DateTimeField()             # may go out from then on (inside the window)
-    created_at = DateTimeField(default=clock.now)
-    mailbox = ForeignKeyField(Mailbox, null=True, on_delete="SET NULL")  # set at the claim
-    to_email = CharField(default="")
-    subject = TextField(default="")      # as sent, for the thread's later "Re:" steps
-    message_id = CharField(null=True, unique=True)
-    lease_owner = CharField(default="")
-    lease_until = DateTimeField(null=True)
-    attempts = IntegerField(default=0)
-    attempted_at = DateTimeField(null=True)  # the last time it went on the wire
-    sent_at = DateTimeField(null=True)
-    reply = CharField(default="")        # the server's answer, e.g. "250 2.0.0 OK" / "550 5.1.1"
-    error = TextField(default="")        # plain words
-
-    class Meta:
-        indexes = ((("enrollment", "step"), True),
-                   (("sequence", "status", "due_at"), False),
-                   (("mailbox", "status", "attempted_at"), False))
-
-    @property
-    def number(self) -> int:
-        return self.position + 1
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
-
-    @property
-    def can_send_again(self) -> bool:
-        return self.status in (UNKNOWN, FAILED)
-
-
-class Unsendable(Exception):
-    """This email cannot be written for this contact; the words say why, for the log."""
-
-
-def day_start(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _window_open(sequence: Sequence, now: datetime) -> bool:
-    return sequence.next_send_time(now) == now
-
-
-# ---- Counting against the daily limit ----------------------------------------------------------
-
-def attempted_today(mailbox_ids, now) -> dict[int, int]:
-    """Emails that went (or may have gone) on the wire today, per sending mailbox."""
-    rows = (OutboxEmail.select(OutboxEmail.mailbox, fn.COUNT(OutboxEmail.id))
-            .where(OutboxEmail.mailbox.in_(list(mailbox_ids))
-                   & OutboxEmail.status.in_((SENT, UNKNOWN, SENDING))
-                   & (OutboxEmail.attempted_at >= day_start(now)))
-            .group_by(OutboxEmail.mailbox).tuples())
-    return dict(rows)
-
-
-def waiting_rows(mailbox_ids) -> dict[int, int]:
-    """Queued rows, per mailbox their sequence sends from (they will go out from it)."""
-    rows = (OutboxEmail.select(Sequence.mailbox, fn.COUNT(OutboxEmail.id))
-            .join(Sequence, on=(OutboxEmail.sequence == Sequence.id))
-            .where(Sequence.mailbox.in_(list(mailbox_ids)) & (OutboxEmail.status == QUEUED))
-            .group_by(Sequence.mailbox).tuples())
-    return dict(rows)
-
-
-def sends_today(mailbox_ids) -> dict[int, int]:
-    """{mailbox_id: emails sent today (UTC)} — for "today's sends / daily limit"."""
-    ids = list(mailbox_ids)
-    counts = dict.fromkeys(ids, 0)
-    if not ids:
-        return counts
-    rows = (OutboxEmail.select(OutboxEmail.mailbox, fn.COUNT(OutboxEmail.id))
-            .where(OutboxEmail.mailbox.in_(ids) & OutboxEmail.status.in_((SENT, UNKNOWN))
-                   & (OutboxEmail.attempted_at >= day_start(clock.now())))
-            .group_by(OutboxEmail.mailbox).tuples())
-    counts.update(dict(rows))
-    return counts
-
-
-# ---- Planning: due steps become outbox rows ------------------------------------------------------
-
-def _open_sequences(mailbox_id, now) -> list[Sequence]:
-    """The mailbox's running sequences whose sending window is open now."""
-    return [s for s in Sequence.select().where((Sequence.mailbox == mailbox_id)
-                                               & (Sequence.paused == False))  # noqa: E712
-            if _window_open(s, now)]
-
-
-def plan(mailbox: Mailbox, now: datetime) -> int:
-    """Create queued rows for the enrollments whose step is due, inside each sequence's window
-    and the mailbox's daily limit. Runs under the mailbox's sender lease, so two planners
-    never count the same room twice (and the unique index refuses a second row anyway).
-    Returns the rows created."""
-    sequences = _open_sequences(mailbox.id, now)
-    if not sequences:
-        return 0
-    by_id = {s.id: s for s in sequences}
-    due = (Enrollment.select(Enrollment.id, Enrollment.sequence, Enrollment.contact,
-                             Enrollment.step_index)
-           .where(Enrollment.sequence.in_(list(by_id)) & (Enrollment.status == "active")
-                  & (Enrollment.next_due_at <= now))
-           .order_by(Enrollment.next_due_at, Enrollment.id))
-    with write_transaction():
-        used = (attempted_today([mailbox.id], now).get(mailbox.id, 0)
-                + waiting_rows([mailbox.id]).get(mailbox.id, 0))
-        room = max(mailbox.limit_on(now) - used, 0)
-        batch = list(due.limit(room + 1).tuples())
-        full, batch = len(batch) > room, batch[:room]
-        steps = StepCache()
-        wanted, finished = {}, []
-        for enrollment_id, sequence_id, contact_id, index in batch:
-            step = steps.at(sequence_id, index)
-            if step is None:  # past the last step (steps were removed): done
-                finished.append(enrollment_id)
-            else:
-                wanted[(enrollment_id, step.id)] = dict(
-                    enrollment=enrollment_id, step=step.id, sequence=sequence_id,
-                    contact=contact_id, position=index, status=QUEUED, due_at=now, created_at=now)
-        existing = {}
-        if wanted:
-            for row in OutboxEmail.select().where(
-                    OutboxEmail.enrollment.in_(list({e for e, _ in wanted}))):
-                if (row.enrollment_id, row.step_id) in wanted:
-                    existing[(row.enrollment_id, row.step_id)] = row
-        new = [fields for key, fields in wanted.items() if key not in existing]
-        for start in range(0, len(new), 200):
-            OutboxEmail.insert_many(new[start:start + 200]).execute()
-        if wanted:
-            (Enrollment.update(next_due_at=None)
-             .where(Enrollment.id.in_([e for e, _ in wanted])).execute())
-        for row in existing.values():
-            if row.status == SENT:  # already out: only the enrollment lagged behind
-                _advance(row, row.sent_at or now, now, steps)
-        if finished:
-            (Enrollment.update(status="finished", next_due_at=None, status_changed_at=now)
-             .where(Enrollment.id.in_(finished) & (Enrollment.status == "active")).execute())
-        if full:  # what is still due now waits for tomorrow
-            _note_daily_limit(mailbox, by_id, due, now, used + len(new))
-        if new:
-            changes.bump(mailbox.team_id)
-    return len(new)
-
-
-class StepCache:
-    """A sequence's steps, read once per batch rather than once per email."""
-
-    def __init__(self):
-        self._by_sequence: dict[int, list[SequenceStep]] = {}
-
-    def of(self, sequence_id: int) -> list[SequenceStep]:
-        if sequence_id not in self._by_sequence:
-            self._by_sequence[sequence_id] = list(
-                SequenceStep.select().where(SequenceStep.sequence == sequence_id)
-                .order_by(SequenceStep.position))
-        return self._by_sequence[sequence_id]
-
-    def at(self, sequence_id: int, position: int) -> SequenceStep | None:
-        return next((s for s in self.of(sequence_id) if s.position == position), None)
-
-    def get(self, sequence_id: int, step_id: int | None) -> SequenceStep | None:
-        return next((s for s in self.of(sequence_id) if s.id == step_id), None)
-
-
-def _note_daily_limit(mailbox, by_id, due, now, used) -> None:
-    """Say it once per sequence and UTC day: the limit is reached, the rest wait."""
-    waiting = {sid for (sid,) in due.select(Enrollment.sequence).order_by().distinct().tuples()}
-    today = day_start(now)
-    noted = {sid for (sid,) in SequenceLog.select(SequenceLog.sequence).where(
-        SequenceLog.sequence.in_(list(waiting)) & (SequenceLog.kind == "daily_limit")
-        & (SequenceLog.created_at >= today)).tuples()}
-    for sequence_id in sorted(waiting - noted):
-        write_log(by_id[sequence_id], "daily_limit",
-                  f"Daily limit reached: {mailbox.email} has sent or queued {used} of its "
-                  f"{mailbox.limit_on(now)} emails for today, across all its sequences. The "
-                  "rest wait until tomorrow (the day starts at 00:00 UTC).")
-    if waiting - noted:
-        changes.bump(mailbox.team_id)
-
-
 # ---- Claiming and transmitting -----------------------------------------------------------------
 
 def claim(mailbox: Mailbox, owner: str, now: datetime, size: int = BATCH) -> list[OutboxEmail]:
     """Take up to `size` due rows of the mailbox's open sequences, oldest first, and commit
     the claim (status `sending`, lease, Message-ID) before anything goes on the wire."""
-    sequences = _open_sequences(mailbox.id, now)
+    sequences = open_sequences(mailbox.id, now)
     if not sequences:
         return []
     sequence_ids = [s.id for s in sequences]
@@ -348,20 +182,6 @@ def _finish(row, owner, **fields) -> bool:
                    & (OutboxEmail.status == SENDING)).execute()) == 1
 
 
-def _advance(row, sent_at: datetime, now: datetime, steps: StepCache | None = None) -> None:
-    """The enrollment moves to the step after this one, due its delay after this send."""
-    steps = steps or StepCache()
-    step = steps.get(row.sequence_id, row.step_id)
-    position = row.position if step is None else step.position
-    following = steps.at(row.sequence_id, position + 1)
-    if following is not None:
-        fields = {"next_due_at": sent_at + following.delay}
-    else:  # that was the last step
-        fields = {"next_due_at": None, "status": "finished", "status_changed_at": now}
-    (Enrollment.update(step_index=position + 1, **fields)
-     .where((Enrollment.id == row.enrollment_id) & (Enrollment.status == "active")).execute())
-
-
 def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
               sent_at: datetime | None = None, found_in_sent: bool = False,
               steps: StepCache | None = None, bump: bool = True) -> bool:
@@ -371,7 +191,7 @@ def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
     with write_transaction():
         if not _finish(row, owner, status=SENT, sent_at=sent_at, reply=reply[:200], error=""):
             return False
-        _advance(row, sent_at, now, steps)
+        advance(row, sent_at, now, steps)
         how = (" (found in the Sent folder after the connection was interrupted)"
                if found_in_sent else "")
         write_log(row.sequence_id, "email_sent",
@@ -543,91 +363,3 @@ def send_again(row: OutboxEmail, user) -> str | None:
                       details={"outbox": row.id})
             changes.bump(_team_of(row))
     return None if done else "This email is not waiting for you."
-
-
-def needing_attention(sequence) -> list[OutboxEmail]:
-    """Emails of this sequence that wait for a person: outcome unknown, or not sent."""
-    return list(OutboxEmail.select(OutboxEmail, Contact)
-                .join(Contact, on=(OutboxEmail.contact == Contact.id))
-                .where((OutboxEmail.sequence == sequence)
-                       & OutboxEmail.status.in_((UNKNOWN, FAILED)))
-                .order_by(OutboxEmail.id.desc()).limit(100))
-
-
-def attention_count(sequence_id: int) -> int:
-    return (OutboxEmail.select().where((OutboxEmail.sequence == sequence_id)
-                                       & OutboxEmail.status.in_((UNKNOWN, FAILED))).count())
-
-
-def pending_by_enrollment(enrollment_ids) -> dict[int, OutboxEmail]:
-    """{enrollment_id: its email on the way or waiting for a person}, for a page of contacts."""
-    ids = list(enrollment_ids)
-    if not ids:
-        return {}
-    return {e.enrollment_id: e for e in OutboxEmail.select(
-        OutboxEmail.id, OutboxEmail.enrollment, OutboxEmail.status, OutboxEmail.position)
-        .where(OutboxEmail.enrollment.in_(ids)
-               & OutboxEmail.status.in_((QUEUED, SENDING, UNKNOWN, FAILED)))}
-
-
-def waiting_counts(mailbox_id: int) -> dict[int, int]:
-    """{sequence_id: emails waiting to go out from this mailbox}: queued or unsettled rows and
-    steps already due — what "N waiting emails will be sent" counts after a reconnect."""
-    now = clock.now()
-    sequence_ids = [s for (s,) in Sequence.select(Sequence.id)
-                    .where(Sequence.mailbox == mailbox_id).tuples()]
-    counts = dict.fromkeys(sequence_ids, 0)
-    if not sequence_ids:
-        return counts
-    for sid, n in (OutboxEmail.select(OutboxEmail.sequence, fn.COUNT(OutboxEmail.id))
-                   .where(OutboxEmail.sequence.in_(sequence_ids)
-                          & OutboxEmail.status.in_((QUEUED, SENDING)))
-                   .group_by(OutboxEmail.sequence).tuples()):
-        counts[sid] += n
-    for sid, n in (Enrollment.select(Enrollment.sequence, fn.COUNT(Enrollment.id))
-                   .where(Enrollment.sequence.in_(sequence_ids) & (Enrollment.status == "active")
-                          & (Enrollment.next_due_at <= now))
-                   .group_by(Enrollment.sequence).tuples()):
-        counts[sid] += n
-    return counts
-
-
-# ---- The rendered email ------------------------------------------------------------------------
-
-EMPTY_SUBJECT = ("its subject is empty for this contact (the subject's fields left nothing). "
-                 "Give the field a fallback, like {{first_name|there}}, then press “Send again”.")
-
-
-def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
-             steps: StepCache | None = None) -> Outgoing:
-    """The email this row sends, rendered now for its contact. A step without a subject
-    replies in the thread of the contact's earlier emails ("Re: …", In-Reply-To,
-    References). Raises Unsendable with plain words."""
-    steps = steps or StepCache()
-    step = steps.get(row.sequence_id, row.step_id) if row.step_id else None
-    if step is None:
-        raise Unsendable("its step was removed from the sequence.")
-    contact, sequence = row.contact, row.sequence
-    in_reply_to, references = "", ()
-    if step.subject.strip():
-        subject = render_subject(step.subject, contact).strip()
-    else:
-        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
-                       .where((OutboxEmail.enrollment == row.enrollment_id)
-                              & OutboxEmail.status.in_((SENT, UNKNOWN))
-                              & (OutboxEmail.position < row.position))
-                       .order_by(OutboxEmail.position, OutboxEmail.id))
-        if earlier:
-            base = earlier[-1].subject
-            in_reply_to = earlier[-1].message_id
-            references = tuple(e.message_id for e in earlier)[-20:]
-        else:
-            first = steps.at(row.sequence_id, 0)
-            base = render_subject(first.subject, contact).strip() if first else ""
-        subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
-    if not subject:
-        raise Unsendable(EMPTY_SUBJECT)
-    return Outgoing(from_address=mailbox.email, from_name=sequence.sender_name or mailbox.display_name,
-                    to_address=contact.email, to_name=contact.name, subject=subject,
-                    body=render_template_text(step.body, contact), message_id=row.message_id,
-                    date=now, in_reply_to=in_reply_to, references=references)

@@ -20,7 +20,6 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     TextField,
-    fn,
 )
 
 import clock
@@ -277,19 +276,6 @@ def default_timezone(team_id) -> str:
     row = (Sequence.select(Sequence.timezone).where(Sequence.team == team_id)
            .order_by(Sequence.id.desc()).first())
     return row.timezone if row else "UTC"
-
-
-def enrollment_counts(sequence_ids) -> dict:
-    """{sequence_id: {status: count}} in one query."""
-    counts = {sid: dict.fromkeys(ENROLLMENT_STATUSES, 0) for sid in sequence_ids}
-    if not counts:
-        return counts
-    rows = (Enrollment.select(Enrollment.sequence, Enrollment.status, fn.COUNT(Enrollment.id))
-            .where(Enrollment.sequence.in_(list(counts)))
-            .group_by(Enrollment.sequence, Enrollment.status).tuples())
-    for sequence_id, status, count in rows:
-        counts[sequence_id][status] = count
-    return counts
 
 
 # ---- What people do to a sequence ------------------------------------------------------------

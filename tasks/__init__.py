@@ -17,7 +17,7 @@ from huey.storage import SqliteStorage
 
 import clock
 import config
-from models.base import db, init_db
+from models.base import db, init_db, refuse_newer_database
 from models.crypto import open_vault
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,10 @@ _started = False
 
 def start() -> dict:
     """The worker's start-up, once per process: the settings loaded (which creates the
-    instance folder and, in development, its secrets), the clock, the database, and the
-    encryption keys checked against the database — ConfigError when a key the database
-    still uses is missing. In the web app create_app has bound the database and checked."""
+    instance folder and, in development, its secrets), the clock, the database (refused when
+    a newer Tether migrated it), and the encryption keys checked against the database —
+    ConfigError when a key the database still uses is missing. In the web app create_app
+    has bound the database and checked."""
     global _started
     with _start_lock:
         if not _started:
@@ -44,7 +45,11 @@ def start() -> dict:
             clock.configure(loaded["TETHER_CLOCK_FILE"])
             if db.obj is None:
                 init_db(loaded["DATABASE_URL"])
+                refuse_newer_database()
                 open_vault(loaded["TETHER_ENCRYPTION_KEYS"])
+            from mail import system_mailer
+
+            system_mailer.warn_if_missing(loaded)  # once per process: notices would wait
             _started = True
     return config.current()
 
@@ -108,4 +113,4 @@ def with_db(fn):
     return wrapper
 
 
-from tasks import checks, demo, notices, sending, signups, system  # noqa: E402,F401  (register tasks and handlers)
+from tasks import checks, demo, notices, retention, sending, signups, system  # noqa: E402,F401  (register tasks and handlers)

@@ -1,5 +1,6 @@
-"""Event handling tasks: hand transition events to their handlers (notices, sequence logs)
-and send the optional reminder for incidents left open."""
+"""Event handling tasks: hand transition events to their handlers (notices, sequence logs),
+send the optional reminder for incidents left open, and send the notice emails that waited
+for a system mailer."""
 
 from datetime import timedelta
 
@@ -8,9 +9,6 @@ from huey import crontab
 import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
 from models import events, notices
-from models import notifications as _notifications  # noqa: F401  (registers the handlers)
-from models.mailboxes import Mailbox
-from models.notifications import notify, recipients
 from tasks import huey, with_db
 
 MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
@@ -37,20 +35,9 @@ def dispatch_and_remind():
     hours = config.current()["REMINDER_HOURS"]
     if hours > 0:
         send_reminders(timedelta(hours=hours))
+    notices.send_waiting()  # a mailer configured since: what waited for it goes now
 
 
 def send_reminders(after: timedelta) -> int:
     """One reminder per incident still open `after` it began (DESIGN: default 24 h)."""
-    sent = 0
-    for event in _notifications.due_reminders(after):
-        mailbox = Mailbox.get_by_id(event.mailbox_id)
-        notice = notices.incident_notice(mailbox, mailbox.status_cause,
-                                         key=f"reminder:{event.incident}", reminder=True)
-        for user in recipients(mailbox):
-            if notify(user, mailbox, notice.kind, notice.title, notice.summary,
-                      key=f"{notice.key}:bell:{user.id}", incident=event.incident):
-                sent += 1
-            notices.send_email(user, notice, key=f"{notice.key}:email:{user.id}")
-    return sent
-
-
+    return notices.remind(after)

@@ -66,8 +66,8 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def can_manage(mailbox) -> bool:
-    """Members manage the mailboxes they connected; owners and admins manage all (DESIGN §2)."""
-    return current_user.is_admin or mailbox.connected_by_id == current_user.id
+    """Whether the signed-in person manages `mailbox` (Mailbox.managed_by says who does)."""
+    return mailbox.managed_by(current_user)
 
 
 def providers():

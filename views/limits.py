@@ -2,16 +2,25 @@
 
 Counters live in Redis when REDIS_URL is set, else in the database (models/rate_limits.py);
 never in one process's memory, where each gunicorn worker would allow the whole limit.
+Per-IP limits count the client's own address: behind TETHER_TRUSTED_PROXIES the one ProxyFix
+read from the proxies' X-Forwarded-For, otherwise the socket's peer — so a client cannot pick
+its own key by sending that header, and people behind one proxy are not counted as one.
 """
 
 from flask import current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from models import rate_limits
 from models.accounts import normalize_email
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+def client_ip() -> str:
+    """The client's address as Tether decided it (app.py wraps the app in ProxyFix only when
+    TETHER_TRUSTED_PROXIES says proxies stand in front); the access log shows the same."""
+    return request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=client_ip, default_limits=[])
 
 
 def storage_uri(settings: dict) -> str:

@@ -1,6 +1,6 @@
 """The OAuth round trip: start a consent (connect or reconnect) and handle the callback.
 
-Every refusal below stores nothing and leaves existing credentials as they were.
+What the answer means is decided in models/connect_flow.py; this shows it.
 """
 
 import secrets
@@ -18,14 +18,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from mail import oauth
-from mail.connect import Login, Server
-from mail.failures import Kind, MailError
-from mail.probe import probe
-from models.connections import DuplicateMailbox, save_oauth
+from models import connect_flow
 from models.mailboxes import Mailbox
-from models.oauth_attempts import OAuthAttempt, digest
-from views.common import can_manage, providers
+from views.common import providers
 
 bp = Blueprint("oauth", __name__)
 
@@ -43,15 +38,8 @@ def _session_binding() -> str:
 
 def start(provider, mailbox: Mailbox | None = None):
     """Record a one-time attempt and send the browser to the provider's consent page."""
-    state, verifier, nonce = oauth.new_state(), oauth.new_code_verifier(), secrets.token_urlsafe(16)
-    OAuthAttempt.create(state_digest=digest(state), session_digest=digest(_session_binding()),
-                        user=current_user.id, team=current_user.team_id, provider=provider.key,
-                        code_verifier=verifier, nonce=nonce,
-                        mailbox_id=mailbox.id if mailbox else None,
-                        expected_email=mailbox.email if mailbox else "")
-    url = oauth.authorization_url(provider, redirect_uri=redirect_uri(), state=state,
-                                  code_verifier=verifier, nonce=nonce,
-                                  login_hint=mailbox.email if mailbox else "")
+    url = connect_flow.begin(current_user._get_current_object(), provider, _session_binding(),
+                             redirect_uri(), mailbox)
     return redirect(url, code=303)
 
 
@@ -65,106 +53,32 @@ def connect(provider_key):
     return start(provider)
 
 
-REFUSALS = {
-    "unknown": "This sign-in link is not valid any more. Start again from Email Accounts.",
-    "foreign": "This sign-in was started in another browser session. Start again here.",
-    "reused": "This sign-in was already completed. Nothing was changed.",
-    "expired": "This sign-in took too long and expired. Start again.",
-}
-
-
-def _refuse(message: str, status: int = 400):
-    return render_template("mailboxes/oauth_refused.html", message=message), status
-
-
 @bp.route("/oauth/callback")
 def callback():
     """Where the provider sends the browser back with a code (or an error)."""
-    if not current_user.is_authenticated:
-        return _refuse("Your Tether session ended while you were at the provider. "
-                       "Sign in and start again; nothing was changed.", 401)
-    attempt, reason = OAuthAttempt.consume(request.args.get("state", ""),
-                                           session.get("oauth_binding", ""))
-    if attempt is None or attempt.user_id != current_user.id:
-        return _refuse(REFUSALS.get(reason, REFUSALS["unknown"]))
-    provider = providers().get(attempt.provider)
-    if provider is None:
-        return _refuse("That provider is no longer configured.")
-    back = url_for("settings.email_accounts")
-    # RFC 9207 §2.4, before anything else (errors too): an `iss` naming another provider, or
-    # none where this provider always sends one, is a mix-up; its code never leaves Tether.
-    iss = request.args.get("iss")
-    if (iss is not None or provider.response_iss) and not provider.issuer_matches(iss or ""):
-        return _refuse("The answer did not come from the provider this sign-in started with.")
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    outcome = connect_flow.finish(
+        connect_flow.Callback(args=request.args.to_dict(), user=user,
+                              session_key=session.get("oauth_binding", "")),
+        providers(), redirect_uri())
+    if outcome.page_status:
+        return (render_template("mailboxes/oauth_refused.html", message=outcome.message),
+                outcome.page_status)
+    if outcome.mailbox:
+        _check_soon(outcome.mailbox.id)
+    flash(outcome.message, outcome.category)
+    if outcome.reconnect_id:
+        return redirect(url_for("mailboxes.reconnect", mailbox_id=outcome.reconnect_id))
+    return redirect(url_for("settings.email_accounts"))
 
-    if request.args.get("error"):
-        if request.args["error"] == "access_denied":
-            flash("You did not grant access, so nothing was connected.", "info")
-        else:
-            flash(f"{provider.label} refused the connection ({request.args['error']}). "
-                  "Nothing was changed.", "error")
-        return redirect(back)
-    try:
-        tokens = oauth.exchange_code(provider, code=request.args.get("code", ""),
-                                     redirect_uri=redirect_uri(),
-                                     code_verifier=attempt.code_verifier.reveal())
-        claims = oauth.verify_id_token(provider, tokens.id_token or "", nonce=attempt.nonce)
-    except MailError as e:
-        return _refuse(f"{provider.label} did not complete the connection: {e.failure.cause}")
-    except oauth.IdTokenInvalid as e:
-        return _refuse(f"Tether could not confirm who signed in: {e}.")
 
-    email = provider.mailbox_address(claims)
-    problem = _consent_problem(provider, attempt, email, tokens)
-    if problem:
-        oauth.revoke(provider, tokens.refresh_token or tokens.access_token)
-        flash(problem, "error")
-        return redirect(back if not attempt.mailbox_id else
-                        url_for("mailboxes.reconnect", mailbox_id=attempt.mailbox_id))
-
-    result = probe(Server(provider.imap_host, provider.imap_port, provider.imap_security),
-                   Server(provider.smtp_host, provider.smtp_port, provider.smtp_security),
-                   Login(address=email, access_token=tokens.access_token))
-    failure = result.worst
-    if failure is not None and failure.kind is Kind.RECONNECT:
-        flash(f"{email} signed in, but its mail server refused Tether: {failure.cause} "
-              "Nothing was saved.", "error")
-        return redirect(back)
-    try:
-        mailbox = save_oauth(current_user.team, current_user._get_current_object(), provider,
-                             email, tokens, mailbox_id=attempt.mailbox_id, degraded_by=failure)
-    except DuplicateMailbox:
-        flash(f"{email} is already connected. Use Reconnect on its row instead.", "error")
-        return redirect(back)
+def _check_soon(mailbox_id: int) -> None:
+    """A stored consent: its checks start, and what it unblocks is told now, not later."""
     from tasks.checks import schedule_next
     from tasks.notices import dispatch_events
 
-    schedule_next(mailbox.id)
-    dispatch_events()  # recovery notice and unblocked sequences' logs, now
-    if failure is None:
-        flash(f"Done! {email} is connected.", "success")
-    else:
-        flash(f"{email} is saved, but its mail server is not answering yet: {failure.cause}", "info")
-    return redirect(back)
-
-
-def _consent_problem(provider, attempt, email: str, tokens) -> str | None:
-    """Why this consent cannot be stored, in the person's words; None if it can."""
-    if not email:
-        return f"{provider.label} did not tell Tether which address signed in. Nothing was saved."
-    if attempt.expected_email and email != attempt.expected_email:
-        return (f"You signed in as {email}, but this mailbox is {attempt.expected_email}. "
-                f"Sign in to {provider.label} as {attempt.expected_email}; nothing was changed.")
-    if provider.missing_mail_scopes(tokens.scope):
-        return ("Mail access was not granted (the permission to read and send email was "
-                "unticked), so Tether cannot use this mailbox. Nothing was saved. Try again "
-                "and leave mail access ticked.")
-    if attempt.mailbox_id:
-        mailbox = Mailbox.get_or_none((Mailbox.id == attempt.mailbox_id)
-                                      & (Mailbox.team == current_user.team_id))
-        if mailbox is None or not can_manage(mailbox):
-            return "You can no longer reconnect that mailbox."
-    return None
+    schedule_next(mailbox_id)
+    dispatch_events()  # recovery notice and unblocked sequences' logs
 
 
 @bp.after_request

@@ -5,6 +5,11 @@ with every cross-site POST, so a request whose `Origin` (or, without one, `Refer
 another site is refused before any view runs — over http too, where Flask-WTF never looks.
 A request with neither header passes (privacy settings and extensions strip them): the token
 still decides.
+
+"Own" means BASE_URL's origin or the request's own (its Host and scheme, as the trusted proxies
+tell them: app.py). A refusal is also how a wrong BASE_URL or a proxy that hides the public
+Host shows itself, so it logs one line with everything an operator needs, and its page says
+what to set.
 """
 
 import logging
@@ -18,8 +23,17 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+                  "X-Forwarded-Port", "X-Real-IP", "Forwarded")
+
+
 class ForeignOrigin(Forbidden):
-    """A state-changing request from a page on another site."""
+    """A state-changing request from a page on another site: what it said, what Tether
+    expected (BASE_URL's origin) and how the request reached it."""
+
+    def __init__(self, refusal: dict):
+        super().__init__()
+        self.refusal = refusal
 
 
 def origin_of(url: str) -> str | None:
@@ -56,13 +70,32 @@ def check_origin() -> None:
     if sent is None:
         return
     origin = origin_of(sent)
-    expected = own_origins()
-    if origin in expected:
+    if origin in own_origins():
         return
-    # Only the origin is logged, never a Referer's path or query (they may carry tokens).
-    log.warning("Refused %s %s: its %s is %s, not this site (%s)", request.method, request.path,
-                header, origin or repr(sent[:40]), " or ".join(sorted(expected)))
-    raise ForeignOrigin()
+    refusal = {"header": header, "sent": origin or repr(sent[:40]),
+               "public": origin_of(current_app.config["BASE_URL"]) or "(none)",
+               "reached": origin_of(request.host_url) or repr(request.host_url[:60])}
+    # One line with what an operator needs to fix a proxy or BASE_URL. Only the origin is
+    # logged, never a Referer's path or query (they may carry tokens).
+    log.warning("Refused %s %s: its %s is %s, but BASE_URL is %s and the request reached "
+                "Tether as %s (%s). From a foreign site this refusal is right; if people do "
+                "open Tether at %s, set BASE_URL to it and, behind a proxy, "
+                "TETHER_TRUSTED_PROXIES and `proxy_set_header Host $host`.",
+                request.method, request.path, header, refusal["sent"], refusal["public"],
+                refusal["reached"], _forwarding(), refusal["sent"])
+    raise ForeignOrigin(refusal)
+
+
+def _forwarding() -> str:
+    """The Host the request named, and what became of the proxy headers it carried."""
+    trusted = current_app.config.get("TRUSTED_PROXIES", 0)
+    came = [name for name in _PROXY_HEADERS if name in request.headers]
+    said = f"Host: {request.host[:100]}"
+    if not came:
+        return said + "; no proxy headers"
+    verdict = f"trusted from {trusted} proxy(ies)" if trusted else \
+        "ignored: TETHER_TRUSTED_PROXIES=0"
+    return f"{said}; {', '.join(came)} {verdict}"
 
 
 def register(app) -> None:
@@ -73,7 +106,6 @@ def register(app) -> None:
 
 
 def _refused(error):
-    return render_template(
-        "errors/error.html", code=403, title="Refused: this came from another site",
-        message="Tether only accepts changes sent from its own pages. Nothing was changed. "
-                "Open Tether yourself and try again from there."), 403
+    """In words for the person, and for whoever runs Tether what to check: the same page
+    answers an attack and a proxy that hides the public address."""
+    return render_template("errors/refused_origin.html", **error.refusal), 403

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 import clock
-from models import outbox
+from models import outbox, sequence_pages
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
@@ -27,7 +27,6 @@ from models.sequences import (
     create_sequence,
     default_timezone,
     delete_sequence,
-    enrollment_counts,
     remove_step,
     save_step,
     update_settings,
@@ -57,7 +56,7 @@ def index():
         return "", 204
     sequences = list(Sequence.of_team(current_user.team_id))
     return render_live("sequences/index.html", "sequences/_list.html", sequences=sequences,
-                       counts=enrollment_counts([s.id for s in sequences]),
+                       counts=sequence_pages.enrollment_counts([s.id for s in sequences]),
                        has_mailboxes=Mailbox.live().where(
                            Mailbox.team == current_user.team_id).exists())
 
@@ -234,13 +233,14 @@ def show(sequence_id):
     if status in ENROLLMENT_STATUSES:
         enrollments = enrollments.where(Enrollment.status == status)
     enrollments = list(enrollments.paginate(page, PER_PAGE))
+    emails, now = sequence_pages.pending_by_enrollment([e.id for e in enrollments]), clock.now()
     return render_live("sequences/show.html", "sequences/_overview.html", sequence=sequence,
                        steps=list(sequence.steps_in_order()), status=status, current_page=page,
-                       counts=enrollment_counts([sequence.id])[sequence.id],
-                       enrollments=enrollments, emails=outbox.pending_by_enrollment(
-                           [e.id for e in enrollments]),
-                       attention=outbox.attention_count(sequence.id),
-                       per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES, now=clock.now())
+                       counts=sequence_pages.enrollment_counts([sequence.id])[sequence.id],
+                       enrollments=enrollments, next_emails={e.id: sequence_pages.next_email(
+                           sequence, e, emails.get(e.id), now) for e in enrollments},
+                       attention=sequence_pages.attention_count(sequence.id),
+                       per_page=PER_PAGE, statuses=ENROLLMENT_STATUSES)
 
 
 @bp.route("/sequences/<id:sequence_id>/log")
@@ -263,7 +263,7 @@ def log(sequence_id):
     entries = list(entries.limit(PER_PAGE + 1))
     return render_live("sequences/log.html", "sequences/_log.html", sequence=sequence,
                        entries=entries[:PER_PAGE], more=len(entries) > PER_PAGE, before=before,
-                       attention=[] if before else outbox.needing_attention(sequence))
+                       attention=[] if before else sequence_pages.needing_attention(sequence))
 
 
 @bp.route("/sequences/<id:sequence_id>/emails/<id:email_id>/send-again", methods=["POST"])

@@ -49,12 +49,14 @@ def inbox(sandbox, address, *, password=None, subject=None):
 
 
 @pytest.fixture
-def running_worker(live_server, sandbox_at_live_server, monkeypatch):
-    """Tether's worker as `make run` starts it — periodic sweep included — checking every 5 s."""
+def running_worker(app, live_server, sandbox_at_live_server, monkeypatch):
+    """Tether's worker as `make run` starts it — periodic sweep included — checking every 5 s
+    (the web app too: it schedules a new mailbox's first check)."""
     from tasks import huey
     from tests.conftest import _start_consumer, _stop_consumer
 
     monkeypatch.setenv("TETHER_CHECK_INTERVAL_SECONDS", "5")
+    monkeypatch.setitem(app.config, "CHECK_INTERVAL_SECONDS", 5.0)
     monkeypatch.setenv("BASE_URL", live_server)
     huey.flush()
     proc, log = _start_consumer("story-worker", periodic=True)

@@ -7,7 +7,7 @@ import pytest
 from peewee import SqliteDatabase
 
 from models.base import db
-from models.check_history import CheckHour
+from models.check_history import CheckHour, CheckTotal
 from models.mailboxes import CONNECTED, Mailbox
 from models.replies import InboxCursor
 from tests.integration.conftest import sandbox_mailbox
@@ -49,4 +49,5 @@ def test_a_healthy_check_commits_its_lease_then_everything_it_learnt_at_once(
     assert row.status == CONNECTED and row.next_check_at == next_at
     assert row.last_success_at == row.last_check_at and row.lease_owner == ""
     assert CheckHour.get(CheckHour.mailbox == box.id).passed == 2
+    assert CheckTotal.get_by_id("passed").checks == 2  # /metrics' counter: in the same commit
     assert InboxCursor.get(InboxCursor.mailbox == box.id).fetched_at >= row.status_since

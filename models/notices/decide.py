@@ -1,0 +1,112 @@
+"""Who is told what, for which occasion, under which dedupe key — decided here only.
+
+An occasion is an incident (a mailbox entered reconnect_required), its reminder, its
+recovery, or an operator alert (the deployment's own problem, once per provider, cause and
+day for the whole instance). Each occasion has a key; each (occasion, channel, person) has the
+dedupe key that channel stores uniquely.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import clock
+import config
+from models.health import MailboxEvent, open_incident
+from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
+from models.notices import people, wording
+
+INCIDENT, REMINDER, RECOVERED, OPERATOR = "reconnect_required", "reminder", "recovered", "operator"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str       # INCIDENT | REMINDER | RECOVERED | OPERATOR (also the bell's kind)
+    key: str        # the occasion's key; channels add themselves and the person (dedupe_key)
+    title: str
+    summary: str
+    subject: str
+    text: str
+    mailbox_id: int | None = None
+    incident: int | None = None
+    code: str = ""  # an operator alert's cause code
+
+
+# --- the occasions a transition makes ----------------------------------------------------------
+
+def is_incident(event: MailboxEvent) -> bool:
+    return event.to_status == RECONNECT_REQUIRED
+
+
+def is_recovery(event: MailboxEvent) -> bool:
+    return event.to_status == CONNECTED and event.from_status == RECONNECT_REQUIRED
+
+
+def is_app_problem(event: MailboxEvent) -> bool:
+    return event.to_status == DEGRADED and event.kind == "app_misconfigured"
+
+
+def wants(event: MailboxEvent) -> bool:
+    """Does this transition tell anyone anything?"""
+    return is_incident(event) or is_recovery(event) or is_app_problem(event)
+
+
+# --- the keys ----------------------------------------------------------------------------------
+
+def incident_key(incident: int) -> str:
+    return f"incident:{incident}"
+
+
+def occasion_key(event: MailboxEvent, mailbox, reminder: bool = False) -> str:
+    if is_app_problem(event):  # one alert for the instance, however many teams hit it
+        return f"app:{mailbox.provider}:{event.code}:{event.at:%Y-%m-%d}"
+    if reminder:
+        return f"reminder:{event.incident}"
+    return incident_key(event.incident) if is_incident(event) else f"recovered:{event.id}"
+
+
+def dedupe_key(occasion: str, channel: str, person) -> str:
+    """The key a channel stores uniquely: this occasion, told this person, this way."""
+    return f"{occasion}:{channel}:{person.id}"
+
+
+# --- who is told what ------------------------------------------------------------------------
+
+def for_event(event: MailboxEvent, mailbox, *, reminder: bool = False) -> list[tuple]:
+    """[(person, Notice)] for a transition event — an incident, a recovery or an operator
+    alert — or, with `reminder`, for the reminder of the incident `event` opened."""
+    key = occasion_key(event, mailbox, reminder)
+    facts = {"mailbox_id": mailbox.id, "incident": event.incident}
+    if is_app_problem(event):
+        notice = Notice(OPERATOR, key, **asdict(wording.operator_alert(mailbox, event)),
+                        mailbox_id=mailbox.id, code=event.code)
+        return [(person, notice) for person in people.operators(_listed_operators())]
+    if reminder:
+        # The cause as the mailbox shows it now: a later check may have put it more exactly.
+        notice = Notice(REMINDER, key, **asdict(wording.incident(mailbox, mailbox.status_cause,
+                                                               reminder=True)), **facts)
+    elif is_incident(event):
+        notice = Notice(INCIDENT, key, **asdict(wording.incident(mailbox, event.cause)), **facts)
+    else:
+        notice = Notice(RECOVERED, key, **asdict(wording.recovery(mailbox)), **facts)
+    return [(person, notice) for person in people.recipients(mailbox)]
+
+
+def _listed_operators() -> str:
+    return config.current().get("OPERATOR_EMAILS", "")
+
+
+def due_reminders(after: timedelta) -> list[MailboxEvent]:
+    """The events that opened incidents still open `after` their start."""
+    cutoff = clock.now() - after
+    opened = (MailboxEvent.select()
+              .join(Mailbox, on=(MailboxEvent.mailbox == Mailbox.id))
+              .where((MailboxEvent.to_status == RECONNECT_REQUIRED) & (MailboxEvent.at <= cutoff)
+                     & (Mailbox.status == RECONNECT_REQUIRED) & Mailbox.deleted_at.is_null()))
+    return [e for e in opened if e.incident == e.id and still_open(e.mailbox_id, e.incident)]
+
+
+def still_open(mailbox_id: int, incident: int) -> bool:
+    """Is this the incident the mailbox is in now?"""
+    return (open_incident(mailbox_id) == incident
+            and Mailbox.select().where((Mailbox.id == mailbox_id) & Mailbox.deleted_at.is_null()
+                                       & (Mailbox.status == RECONNECT_REQUIRED)).exists())
