@@ -3,9 +3,9 @@
 Each module has a `register(app)` that adds its commands or groups; create_app calls them all.
 """
 
-from commands import db, demo, keys, mail
+from commands import db, demo, keys, mail, users
 
-MODULES = (db, demo, keys, mail)
+MODULES = (db, demo, keys, mail, users)
 
 
 def register(app) -> None:
