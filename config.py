@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 — a sentinel that production refuses
 METRICS_TOKEN_MIN = 24  # /metrics is on the open web: a token too short to guess
+SIGNUP_POLICIES = ("first", "open", "closed")  # TETHER_SIGNUP
 
 
 class ConfigError(RuntimeError):
@@ -129,6 +130,10 @@ def read(overrides: dict | None = None) -> dict:
         # events, read notifications, OAuth attempts, task results, inbound mail not acted on.
         "RETENTION_DAYS": _whole_number(env.get("TETHER_RETENTION_DAYS", "90")),
         "LOGIN_RATE_LIMIT": env.get("TETHER_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Who may sign up (models/signups.py): "first" — only the instance's first person, who
+        # owns it, everyone else by invite; "open" — anyone may create a team; "closed" — no
+        # sign-up at all, the operator creates the first owner (`flask users create-owner`).
+        "SIGNUP": env.get("TETHER_SIGNUP", "first").strip().lower(),
         # How many reverse proxies stand in front of Tether and set X-Forwarded-For/-Proto/
         # -Host/-Port (README: "Behind a proxy"). 0 trusts no such header: the socket's peer
         # is the client, whatever a request claims.
@@ -207,6 +212,11 @@ def _check_formats(cfg: dict) -> None:
         raise ConfigError(f"TETHER_TRUSTED_PROXIES must be a whole number, not "
                           f"{cfg['TRUSTED_PROXIES']!r}: how many reverse proxies stand in front "
                           "of Tether (0 for none, 1 for nginx on the same machine).")
+    if cfg["SIGNUP"] not in SIGNUP_POLICIES:
+        raise ConfigError(f"TETHER_SIGNUP must be first, open or closed, not {cfg['SIGNUP']!r}: "
+                          "first lets only the instance's first person sign up, open lets "
+                          "anyone create a team, closed lets nobody (the operator creates the "
+                          "first owner with `flask --app app users create-owner`).")
     if cfg["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigError(f"TETHER_LOG_FORMAT must be text or json, not {cfg['LOG_FORMAT']!r}.")
 

@@ -3,9 +3,9 @@
 Each module has a `register(app)` that adds its commands or groups; create_app calls them all.
 """
 
-from commands import backup, db, demo, instance, keys, mail
+from commands import backup, db, demo, instance, keys, mail, users
 
-MODULES = (db, demo, keys, mail, backup, instance)
+MODULES = (db, demo, keys, mail, users, backup, instance)
 
 
 def register(app) -> None:

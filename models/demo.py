@@ -12,6 +12,7 @@ from datetime import timedelta
 import requests
 
 import clock
+import config
 from mail import providers, sandbox_file
 from mail.oauth import Tokens
 from models import connections
@@ -30,8 +31,22 @@ class SandboxNotReady(Exception):
     pass
 
 
+class NotInProduction(Exception):
+    """The demo's login is printed in the README: a production instance must never have it."""
+
+
+def refuse_in_production(settings: dict) -> None:
+    if settings["ENV"] == "production":
+        raise NotInProduction(
+            f"seed-demo refuses to run in production (TETHER_ENV=production): it would create "
+            f"{DEMO_EMAIL} with the password the README prints. Nothing was created. Create "
+            f"the first owner with `flask --app app users create-owner EMAIL` instead.")
+
+
 def seed() -> tuple[str, str]:
-    """Create the demo team and its owner unless they exist. Returns the login."""
+    """Create the demo team and its owner unless they exist. Returns the login. Refuses in
+    production (NotInProduction), whoever calls it."""
+    refuse_in_production(config.current())
     with db.atomic():
         if not User.get_or_none(User.email == DEMO_EMAIL):
             User.sign_up(DEMO_EMAIL, DEMO_PASSWORD, name="Alex Demo", team_name="Acme Outreach")

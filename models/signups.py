@@ -3,10 +3,12 @@
 The flow, and why:
 - While the instance has nobody, the first sign-up creates its owner at once: there is no
   account whose existence could leak, and a fresh install needs no mailer to get started.
-- Every later sign-up answers the same "check your inbox", whatever the address. A new address
-  gets a signed, expiring, single-use link that finishes the sign-up once the password chosen
-  is typed again; an address that has an account gets an email telling its owner someone
-  tried. Only the person who reads that inbox learns anything.
+- Whether sign-up is open at all is TETHER_SIGNUP's (allowed() below): by default only the
+  first person may; later people join by invite.
+- Where later sign-ups are open ("open"), each answers the same "check your inbox", whatever
+  the address. A new address gets a signed, expiring, single-use link that finishes the
+  sign-up once the password chosen is typed again; an address that has an account gets an
+  email telling its owner someone tried. Only the person who reads that inbox learns anything.
 
 A pending sign-up keeps the Argon2 hash (never the password) and, once its email is sent, the
 digest of the link's random token: a database leak hands out no working link, and the link
@@ -45,9 +47,18 @@ class PendingSignup(BaseModel):
     expires_at = DateTimeField(index=True)
 
 
+def allowed() -> bool:
+    """Whether anyone may sign up now, by TETHER_SIGNUP: "open" always, "first" while the
+    instance has nobody, "closed" never (the operator creates the first owner with the CLI).
+    Invites are another door and stay open in every mode."""
+    policy = config.current()["SIGNUP"]
+    if policy == "open":
+        return True
+    return policy == "first" and not User.select().exists()
+
+
 def opens_at_once() -> bool:
-    """True while the instance has nobody: the first sign-up creates its owner at once.
-    (The one place a sign-up policy would decide.)"""
+    """True while the instance has nobody: the first sign-up creates its owner at once."""
     return not User.select().exists()
 
 

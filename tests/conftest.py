@@ -67,7 +67,11 @@ def app():
     _check_services()
     from app import create_app
 
-    application = create_app({"TESTING": True, "LOGIN_RATE_LIMIT": "5 per minute"})
+    # Sign-up open to anyone (TETHER_SIGNUP=open): many tests make a second team the way an
+    # open instance does, to prove one team cannot see another's. tests/test_signup_policy.py
+    # sets each policy itself, the default ("first") included.
+    application = create_app({"TESTING": True, "LOGIN_RATE_LIMIT": "5 per minute",
+                              "SIGNUP": "open"})
     application.extensions["tests_catalog"] = providers.current()
     _reset_schema()
     if os.environ.get("REDIS_URL"):

@@ -1,4 +1,4 @@
-"""The forms of signing up, signing in, joining a team and changing a password."""
+"""The forms of signing up, signing in, joining a team, changing and resetting a password."""
 
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, ValidationError
@@ -56,3 +56,20 @@ class PasswordChangeForm(Form):
     def validate_current_password(self, field):
         if not self.user.check_password(field.data or ""):
             raise ValidationError("Your current password is not right.")
+
+
+class ForgotPasswordForm(Form):
+    """Asking for a reset link: only an address, checked as every address is (a bad one says
+    so; a good one gets the same answer whether or not it has an account)."""
+
+    email = EmailField("Your email", validators=[EmailAddress("Enter your email address.")])
+
+
+class ResetPasswordForm(Form):
+    """The reset link's page: the new password, twice."""
+
+    token = HiddenField()
+    password = PasswordField("New password", validators=[Rule(password_problem, required=True)])
+    confirm_password = PasswordField("New password again", render_kw={"required": True},
+                                     validators=[EqualTo("password",
+                                                         "The two new passwords differ.")])
