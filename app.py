@@ -20,9 +20,7 @@ from views.limits import limiter, storage_uri
 
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=None)
-    settings = config.load(overrides)
-    app.config.update(settings)
-    config.use(app.config)  # one dict: what a test sets on app.config reaches every module
+    settings = config.start(overrides, into=app.config)  # config.current() is app.config now
     logs.setup(settings["LOG_FORMAT"])
     _behind_proxies(app, settings["TRUSTED_PROXIES"])
     secure = settings["BASE_URL"].startswith("https://")

@@ -231,13 +231,20 @@ def use(settings: dict) -> None:
     _current = settings
 
 
-def started() -> bool:
-    return _current is not None
+def start(overrides: dict | None = None, into: dict | None = None) -> dict:
+    """A process's start-up, web and worker alike: the settings loaded (load()) into `into`
+    (the web app passes its app.config, so what a test sets there reaches every module) or a
+    new dict, and made the process's current()."""
+    settings = into if into is not None else {}
+    settings.update(load(overrides))
+    use(settings)
+    return settings
 
 
 def current() -> dict:
-    """The process's settings: those its start-up loaded. Called before any start-up (a
-    script, a test of one function), it loads them then, never at import."""
+    """The process's settings: those its start-up loaded. Called before any start-up (the
+    worker's first task, a script, a test of one function), it starts them then — never at
+    import."""
     if _current is None:
-        use(load())
+        start()
     return _current

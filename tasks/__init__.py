@@ -40,8 +40,7 @@ def start() -> dict:
         if not _started:
             # Run in the web app's process (tests, the immediate queue), the tasks share the
             # settings create_app loaded, overrides included.
-            loaded = config.current() if config.started() else config.load()
-            config.use(loaded)
+            loaded = config.current()  # started by create_app in-process, else now
             clock.configure(loaded["TETHER_CLOCK_FILE"])
             if db.obj is None:
                 init_db(loaded["DATABASE_URL"])
