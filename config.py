@@ -104,6 +104,33 @@ def _whole_number(text: str):
     return int(text) if text.isdigit() else text
 
 
+def _mailer_settings(env) -> dict:
+    """The system mailer: Tether's own notification emails, never a user's mailbox; and who
+    runs this instance (app-level alerts go there; unset: the instance's first owner)."""
+    return {
+        "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
+        "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
+        "MAIL_SMTP_USERNAME": env.get("TETHER_MAIL_SMTP_USERNAME", ""),
+        "MAIL_SMTP_PASSWORD": env.get("TETHER_MAIL_SMTP_PASSWORD", ""),
+        "MAIL_SMTP_SECURITY": env.get("TETHER_MAIL_SMTP_SECURITY", "starttls"),
+        "MAIL_FROM": env.get("TETHER_MAIL_FROM", "Tether <tether@localhost>"),
+        "OPERATOR_EMAILS": env.get("TETHER_OPERATOR_EMAILS", ""),
+    }
+
+
+def _provider_settings(env) -> dict:
+    """The OAuth apps registered with Google and Microsoft (README: "Real providers")."""
+    return {
+        "GOOGLE_CLIENT_ID": env.get("GOOGLE_CLIENT_ID", ""),
+        "GOOGLE_CLIENT_SECRET": env.get("GOOGLE_CLIENT_SECRET", ""),
+        "MICROSOFT_CLIENT_ID": env.get("MICROSOFT_CLIENT_ID", ""),
+        "MICROSOFT_CLIENT_SECRET": env.get("MICROSOFT_CLIENT_SECRET", ""),
+        "MICROSOFT_TENANT": env.get("MICROSOFT_TENANT", "common"),
+        # A Google app still in "Testing" publishing status: its connections last 7 days.
+        "GOOGLE_TESTING_MODE": env.get("TETHER_GOOGLE_TESTING_MODE", "") == "1",
+    }
+
+
 def read(overrides: dict | None = None) -> dict:
     """The settings as the environment (and .env) give them, over the defaults; overrides
     (tests) win. It creates nothing, generates no secret and refuses nothing, so importing a
@@ -139,24 +166,8 @@ def read(overrides: dict | None = None) -> dict:
         # is the client, whatever a request claims.
         "TRUSTED_PROXIES": _whole_number(env.get("TETHER_TRUSTED_PROXIES", "0")),
         "LOG_FORMAT": env.get("TETHER_LOG_FORMAT", "text").strip().lower(),  # or "json"
-        # The system mailer: Tether's own notification emails, never a user's mailbox.
-        "MAIL_SMTP_HOST": env.get("TETHER_MAIL_SMTP_HOST", ""),
-        "MAIL_SMTP_PORT": int(env.get("TETHER_MAIL_SMTP_PORT", "587")),
-        "MAIL_SMTP_USERNAME": env.get("TETHER_MAIL_SMTP_USERNAME", ""),
-        "MAIL_SMTP_PASSWORD": env.get("TETHER_MAIL_SMTP_PASSWORD", ""),
-        "MAIL_SMTP_SECURITY": env.get("TETHER_MAIL_SMTP_SECURITY", "starttls"),
-        "MAIL_FROM": env.get("TETHER_MAIL_FROM", "Tether <tether@localhost>"),
-        # Who runs this instance: app-level alerts (client secret, encryption keys) go here.
-        # Unset: the instance's first owner.
-        "OPERATOR_EMAILS": env.get("TETHER_OPERATOR_EMAILS", ""),
-        # OAuth apps registered with Google and Microsoft (README: "Real providers").
-        "GOOGLE_CLIENT_ID": env.get("GOOGLE_CLIENT_ID", ""),
-        "GOOGLE_CLIENT_SECRET": env.get("GOOGLE_CLIENT_SECRET", ""),
-        "MICROSOFT_CLIENT_ID": env.get("MICROSOFT_CLIENT_ID", ""),
-        "MICROSOFT_CLIENT_SECRET": env.get("MICROSOFT_CLIENT_SECRET", ""),
-        "MICROSOFT_TENANT": env.get("MICROSOFT_TENANT", "common"),
-        # A Google app still in "Testing" publishing status: its connections last 7 days.
-        "GOOGLE_TESTING_MODE": env.get("TETHER_GOOGLE_TESTING_MODE", "") == "1",
+        **_mailer_settings(env),
+        **_provider_settings(env),
         # The local provider stand-in: offered as "Google (sandbox)" etc. while this file exists.
         "SANDBOX_CONFIG": env.get("TETHER_SANDBOX_CONFIG", str(instance / "sandbox.json")),
         "ALLOW_LOOPBACK_MAIL_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_MAIL_HOSTS", "") == "1",

@@ -1,71 +1,75 @@
 """`flask --app app db …`: the schema's migrations, a copy before upgrading, and going back."""
 
 import click
+from flask.cli import AppGroup
+
+group = AppGroup("db", help="Schema migrations.")
+
+
+@group.command("upgrade")
+@click.option("--backup", is_flag=True,
+              help="Copy the database first when there is anything to apply (SQLite), "
+                   "or print the pg_dump line (PostgreSQL). `make upgrade` passes it.")
+def db_upgrade(backup):
+    """Apply pending migrations, each in its own transaction."""
+    from models.base import migrate, migration_status
+
+    rows = migration_status()
+    if all(m.applied for m in rows):
+        click.echo("Database is up to date.")
+        return
+    if backup and any(m.applied for m in rows):
+        _backup()
+    elif backup:
+        click.echo("A new database: nothing to copy.")
+    try:
+        applied = migrate()
+    except Exception as e:
+        raise click.ClickException(_failed("upgrade", e)) from e
+    click.echo("Applied: " + ", ".join(applied))
+
+
+@group.command("downgrade")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_downgrade(name, yes):
+    """Undo every applied migration after NAME (e.g. 0015_mailbox_warmup), newest first.
+
+    Stop the web app and the worker first; afterwards check out the version of Tether
+    whose newest migration is NAME. What the undone migrations added (tables, columns,
+    and the data in them) is dropped."""
+    from models.base import MigrationError, downgrade, to_downgrade
+
+    try:
+        undo = to_downgrade(name)
+    except MigrationError as e:
+        raise click.ClickException(str(e)) from e
+    if not undo:
+        click.echo(f"Nothing to undo: no migration after {name} is applied.")
+        return
+    click.echo("To undo, newest first: " + ", ".join(undo))
+    if not yes:
+        click.confirm("Their tables and columns, and the data in them, will be dropped. "
+                      "Go on?", abort=True)
+    try:
+        undone = downgrade(name)
+    except Exception as e:
+        raise click.ClickException(_failed("downgrade", e)) from e
+    click.echo("Undone: " + ", ".join(undone))
+
+
+@group.command("status")
+def db_status():
+    """List migrations and whether each is applied."""
+    from models.base import migration_status
+
+    for m in migration_status():
+        unknown = "  (not in this version: applied by a newer Tether)" if m.path is None else ""
+        click.echo(f"{'applied' if m.applied else 'pending'}  {m.name}{unknown}")
 
 
 def register(app) -> None:
-    @app.cli.group("db")
-    def db_group():
-        """Schema migrations."""
-
-    @db_group.command("upgrade")
-    @click.option("--backup", is_flag=True,
-                  help="Copy the database first when there is anything to apply (SQLite), "
-                       "or print the pg_dump line (PostgreSQL). `make upgrade` passes it.")
-    def db_upgrade(backup):
-        """Apply pending migrations, each in its own transaction."""
-        from models.base import migrate, migration_status
-
-        rows = migration_status()
-        if all(m.applied for m in rows):
-            click.echo("Database is up to date.")
-            return
-        if backup and any(m.applied for m in rows):
-            _backup()
-        elif backup:
-            click.echo("A new database: nothing to copy.")
-        try:
-            applied = migrate()
-        except Exception as e:
-            raise click.ClickException(_failed("upgrade", e)) from e
-        click.echo("Applied: " + ", ".join(applied))
-
-    @db_group.command("downgrade")
-    @click.argument("name")
-    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def db_downgrade(name, yes):
-        """Undo every applied migration after NAME (e.g. 0015_mailbox_warmup), newest first.
-
-        Stop the web app and the worker first; afterwards check out the version of Tether
-        whose newest migration is NAME. What the undone migrations added (tables, columns,
-        and the data in them) is dropped."""
-        from models.base import MigrationError, downgrade, to_downgrade
-
-        try:
-            undo = to_downgrade(name)
-        except MigrationError as e:
-            raise click.ClickException(str(e)) from e
-        if not undo:
-            click.echo(f"Nothing to undo: no migration after {name} is applied.")
-            return
-        click.echo("To undo, newest first: " + ", ".join(undo))
-        if not yes:
-            click.confirm("Their tables and columns, and the data in them, will be dropped. "
-                          "Go on?", abort=True)
-        try:
-            undone = downgrade(name)
-        except Exception as e:
-            raise click.ClickException(_failed("downgrade", e)) from e
-        click.echo("Undone: " + ", ".join(undone))
-
-    @db_group.command("status")
-    def db_status():
-        """List migrations and whether each is applied."""
-        from models.base import migration_status
-
-        for m in migration_status():
-            unknown = "  (not in this version: applied by a newer Tether)" if m.path is None else ""
-            click.echo(f"{'applied' if m.applied else 'pending'}  {m.name}{unknown}")
+    app.cli.add_command(group)
 
 
 def _backup() -> None:
