@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from sandbox import accounts, faults, oauth, smtp_faults, store
+from sandbox import accounts, faults, smtp_faults, store, tokens
 from sandbox.accounts import AccountError
 from sandbox.store import Client, User
 
@@ -174,7 +174,7 @@ def issue_tokens(email):
     client = client_or_404(data.get("client") or user.kind)
     if client.flavour != user.kind:
         raise AccountError(f"{user.email} is a {user.kind} user, not a {client.flavour} one")
-    return jsonify(oauth.issue_direct(user, client, data.get("scope"))), 201
+    return jsonify(tokens.issue_direct(user, client, data.get("scope"))), 201
 
 
 # -- clients ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import secrets
 
 from flask import Flask, jsonify, redirect, url_for
 
-from sandbox import admin, oauth, pages, store
+from sandbox import admin, oauth, pages, store, tokens
 
 
 def create_app(base_url: str) -> Flask:
@@ -43,5 +43,5 @@ def create_app(base_url: str) -> Flask:
         return jsonify({"message": "See ../shared/PROVIDERS.md for what each code means."})
 
     with app.app_context(), store.db.connection_context():
-        oauth.signing_key()  # generate (once) before the first request needs it
+        tokens.signing_key()  # generate (once) before the first request needs it
     return app

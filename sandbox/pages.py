@@ -20,8 +20,9 @@ from flask import (
 )
 
 from sandbox import accounts, flavours, store
-from sandbox.oauth import base_url, server
+from sandbox.oauth import server
 from sandbox.store import Client, Grant, User, now
+from sandbox.tokens import base_url
 
 bp = Blueprint("pages", __name__)
 
