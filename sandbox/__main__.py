@@ -141,6 +141,15 @@ def describe(args, base: str, system_password: str) -> dict:
     }
 
 
+def _say_ready(args, base: str, dovecot_log, took: float) -> None:
+    print(f"Sandbox provider ready in {took:.1f} s (Ctrl-C stops it)\n"
+          f"  OAuth/OIDC + controls  {base}/control/\n"
+          f"  IMAP                   {args.host}:{args.imap_port} (no TLS)\n"
+          f"  SMTP submission        {args.host}:{args.smtp_port} (no TLS)\n"
+          f"  addresses and secrets  {args.config_out}\n"
+          f"  Dovecot log            {dovecot_log}", flush=True)
+
+
 def run(args) -> None:
     started = time.monotonic()
     args.runtime_dir.mkdir(parents=True, exist_ok=True)
@@ -190,13 +199,7 @@ def run(args) -> None:
 
         with store.db.connection_context():
             write_json(args.config_out, describe(args, base, system_password))
-        print(f"Sandbox provider ready in {time.monotonic() - started:.1f} s "
-              f"(Ctrl-C stops it)\n"
-              f"  OAuth/OIDC + controls  {base}/control/\n"
-              f"  IMAP                   {args.host}:{args.imap_port} (no TLS)\n"
-              f"  SMTP submission        {args.host}:{args.smtp_port} (no TLS)\n"
-              f"  addresses and secrets  {args.config_out}\n"
-              f"  Dovecot log            {dovecot.log}", flush=True)
+        _say_ready(args, base, dovecot.log, time.monotonic() - started)
         while not stop.wait(0.5):
             if dovecot.proc is None or dovecot.proc.poll() is not None:
                 log.error("dovecot stopped unexpectedly; see %s", dovecot.log)
