@@ -61,7 +61,7 @@ def test_every_form_that_takes_an_address_refuses_the_same_one(accounts, client)
     for response, words in ((signup, "Enter your email address."),
                             (invite, "Enter the teammate&#39;s email address."),
                             (mailbox, "Enter the mailbox&#39;s email address"),
-                            (contact, "not a valid email address")):
+                            (contact, "Not a valid email address.")):
         assert response.status_code == 422
         assert words in response.get_data(as_text=True)
     preview = post_form(client, "/contacts/import",

@@ -71,8 +71,12 @@ class EmailAddress:
     def __call__(self, form, field):
         try:
             field.data = email_address(field.data)
-        except ValueError as e:
-            raise StopValidation(self.message or str(e)) from e
+        except ValueError as e:  # the rule's words start a sentence under the field
+            raise StopValidation(self.message or _sentence(str(e))) from e
+
+
+def _sentence(words: str) -> str:
+    return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
 
 
 class WholeNumberField(IntegerField):
