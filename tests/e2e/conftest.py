@@ -129,3 +129,34 @@ def sign_in(session: requests.Session, base_url: str, email: str, password: str)
                                                        "csrf_token": token}, timeout=10)
     assert response.ok and "/login" not in response.url, response.text[:500]
     return response
+
+
+def copy_checkout(dest: Path) -> Path:
+    """This checkout's files as a `git clone` of it holds them (tracked and new, nothing
+    ignored), taken from the working tree so that what runs is what is about to be committed;
+    the suite's .venv is linked in place of `python3 -m venv .venv && pip install -e .`,
+    which would need the network."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, check=True, capture_output=True, timeout=60).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if name.startswith(".venv") or not source.is_file():  # a deleted file, or the link
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest / name)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    return dest
+
+
+def unit_command(unit: str, changes: dict[str, str]) -> list[str]:
+    """deploy/<unit>'s ExecStart as systemd would run it, with `changes` made (the checkout's
+    place for /srv/tether, a free port); each must be in the line, or the unit moved on."""
+    import shlex
+
+    line = next(line for line in (ROOT / "deploy" / unit).read_text().splitlines()
+                if line.startswith("ExecStart="))
+    command = line.partition("=")[2]
+    for old, new in changes.items():
+        assert old in command, f"deploy/{unit}'s ExecStart no longer says {old!r}"
+        command = command.replace(old, new)
+    return shlex.split(command)
