@@ -41,9 +41,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
+from _cpu import cpu_seconds, machine_busy
 from _setup import FOLDER, ROOT, report  # noqa: I001 — sets the environment first
 
-from tests.sandbox_fixtures import _free_ports, start_sandbox, stop_sandbox
+from tests.sandbox_fixtures import free_ports, start_sandbox, stop_sandbox
 
 PASSWORD = "bench-password-1"
 SEQUENCES, CONTACTS, ENROLLED, LOG_LINES = 4, 400, 100, 150
@@ -113,34 +114,6 @@ def wait_until_up(base: str, proc: subprocess.Popen) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit("gunicorn did not answer within 30 s")
-
-
-def cpu_seconds(root_pid: int) -> float:
-    """CPU of a process and every descendant, ended ones included (/proc, children too)."""
-    parents, times = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = sum(int(f) for f in fields[11:15])
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        pid = frontier.pop()
-        for child, parent in parents.items():
-            if parent == pid and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return sum(times.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine spent busy, every process of every user (/proc/stat)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_now(procs: dict) -> dict:
@@ -359,7 +332,7 @@ def in_window(samples: list[Sample], window) -> list[Sample]:
 
 def main():
     args = parse()
-    port = _free_ports(1)[0]
+    port = free_ports(1)[0]
     base = f"http://127.0.0.1:{port}"
     sandbox_folder = Path(tempfile.mkdtemp(prefix="tether-bench-sandbox-"))
     sandbox_folder.chmod(0o755)  # Dovecot's unprivileged processes reach its runtime folder
