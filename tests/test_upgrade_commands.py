@@ -123,7 +123,11 @@ def test_make_upgrade_installs_again_when_pyproject_changed(tmp_path, stamp_is_o
     pulled = (ROOT / "pyproject.toml").stat().st_mtime
     when = pulled - 60 if stamp_is_older else pulled + 60
     os.utime(stamp, (when, when))
-    plan = subprocess.run(["make", "-n", "upgrade", f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+    # Under `make test` this is a make inside make: without the outer one's variables and
+    # with --no-print-directory it prints only its own plan.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "upgrade",
+                           f"VENV={tmp_path / 'venv'}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=30)
     assert plan.returncode == 0, plan.stderr
     lines = plan.stdout.splitlines()
