@@ -98,3 +98,16 @@ def test_a_status_change_on_the_page_shown_comes_with_the_next_poll(accounts, cl
     assert fresh.status_code == 200 and "<html" not in body
     assert f'data-mailbox-id="{boxes[125].id}" data-status="reconnect_required"' in body
     assert 'aria-label="Status: Reconnect required"' in body and "Mailboxes 101–130" in body
+
+
+def test_mailboxes_needing_reconnecting_are_named_on_every_page(accounts, client):
+    accounts.sign_up()
+    boxes = _many(120)
+    transition(boxes[110].id, RECONNECT_REQUIRED, cause="Token expired or revoked.")
+    first = client.get(URL).get_data(as_text=True)
+    assert boxes[110].id not in _ids(first)
+    assert "1 mailbox needs reconnecting:" in first
+    link = f'href="{URL}?mailbox={boxes[110].id}">m0111@acme.test</a>'
+    assert link in first
+    assert f'data-mailbox-id="{boxes[110].id}" data-status="reconnect_required"' in client.get(
+        URL, query_string={"mailbox": boxes[110].id}).get_data(as_text=True)

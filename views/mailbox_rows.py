@@ -7,7 +7,7 @@ from flask import abort
 
 import clock
 from models import expiry, outbox
-from models.mailboxes import LIST_FIELDS, OTHER, Mailbox
+from models.mailboxes import LIST_FIELDS, OTHER, RECONNECT_REQUIRED, Mailbox
 from views.common import ago
 
 
@@ -72,6 +72,8 @@ class Listing:
     total: int
     first: int          # the 1-based position of the first row shown
     links: list         # page numbers to link to, None where some are left out
+    urgent: list        # (id, email) of the first few needing reconnecting, when paged
+    urgent_total: int
 
 
 def _live(team_id):
@@ -114,5 +116,15 @@ def listing(user, page: int, providers: dict, google_testing: bool) -> Listing:
                 if (w := expiry.warning(m, now=now, google_testing=google_testing))}
     table = rows(mailboxes, user, providers, warnings,
                  outbox.sends_today([m.id for m in mailboxes]))
+    urgent, urgent_total = _urgent(user.team_id) if pages > 1 else ([], 0)
     return Listing(rows=table, page=page, pages=pages, total=total,
-                   first=(page - 1) * PER_PAGE + 1, links=_links(page, pages))
+                   first=(page - 1) * PER_PAGE + 1, links=_links(page, pages),
+                   urgent=urgent, urgent_total=urgent_total)
+
+
+def _urgent(team_id: int, shown: int = 5):
+    """Mailboxes that need reconnecting, whatever page they are on: paging must not hide one."""
+    needing = _live(team_id) & (Mailbox.status == RECONNECT_REQUIRED)
+    first = list(Mailbox.select(Mailbox.id, Mailbox.email).where(needing)
+                 .order_by(Mailbox.email, Mailbox.id).limit(shown).tuples())
+    return first, (Mailbox.select().where(needing).count() if len(first) == shown else len(first))
