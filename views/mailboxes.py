@@ -200,7 +200,7 @@ def reconnect(mailbox_id):
 def disable(mailbox_id):
     mailbox = _managed_or_403(mailbox_id)
     connections.disable(mailbox, current_user._get_current_object())
-    return _back_to_list(f"{mailbox.email} is disabled; its sequences are blocked.")
+    return _back_to_list(f"{mailbox.email} is disabled; its sequences are blocked.", mailbox.id)
 
 
 @bp.route("/<id:mailbox_id>/enable", methods=["POST"])
@@ -212,15 +212,16 @@ def enable(mailbox_id):
 
         connections.enable(mailbox, current_user._get_current_object())
         request_check(mailbox.id)
-    return _back_to_list(f"{mailbox.email} is enabled; Tether is checking it now.")
+    return _back_to_list(f"{mailbox.email} is enabled; Tether is checking it now.", mailbox.id)
 
 
-def _back_to_list(message):
+def _back_to_list(message, mailbox_id=None):
+    """Back to the list: to the page the mailbox is on, when it is still listed."""
     from tasks.notices import dispatch_events
 
     dispatch_events()  # sequence logs and notices follow the change at once
     flash(message, "info")
-    return redirect(url_for("settings.email_accounts"), code=303)
+    return redirect(url_for("settings.email_accounts", mailbox=mailbox_id), code=303)
 
 
 @bp.route("/<id:mailbox_id>/delete", methods=["GET", "POST"])

@@ -1,15 +1,13 @@
 """Settings: Email Accounts (the mailboxes), and the signed-in person's account."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
-import clock
-from models import expiry, outbox
-from models.mailboxes import LIST_FIELDS, Mailbox
 from views import mailbox_rows
 from views.auth import stay_signed_in
 from views.common import providers
 from views.forms.auth import PasswordChangeForm
+from views.inputs import object_id, page_number
 from views.live import live_page, render_live
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -25,17 +23,16 @@ def index():
 @login_required
 @live_page
 def email_accounts():
-    """Email Accounts: one row per mailbox, kept live by one poll for the whole page."""
-    mailboxes = (Mailbox.select(*LIST_FIELDS)
-                 .where((Mailbox.team == current_user.team_id) & Mailbox.deleted_at.is_null())
-                 .order_by(Mailbox.email))
-    mailboxes, now = list(mailboxes), clock.now()
-    testing = current_app.config["GOOGLE_TESTING_MODE"]
-    warnings = {m.id: w for m in mailboxes
-                if (w := expiry.warning(m, now=now, google_testing=testing))}
-    table = mailbox_rows.rows(mailboxes, current_user, providers().all(), warnings,
-                              outbox.sends_today([m.id for m in mailboxes]))
-    return render_live("mailboxes/index.html", "mailboxes/_list.html", rows=table)
+    """Email Accounts: a page of mailboxes (`?page=N`, or `?mailbox=<id>` for the page that
+    mailbox is on), kept live by one poll for the whole page."""
+    page = page_number()
+    if "mailbox" in request.args:
+        mailbox_id = object_id(request.args["mailbox"])
+        page = mailbox_rows.page_of(current_user.team_id, mailbox_id) if mailbox_id else abort(404)
+    listing = mailbox_rows.listing(current_user, page, providers().all(),
+                                   current_app.config["GOOGLE_TESTING_MODE"])
+    return render_live("mailboxes/index.html", "mailboxes/_list.html", listing=listing,
+                       rows=listing.rows)
 
 
 @bp.route("/account", methods=["GET", "POST"])
