@@ -48,10 +48,12 @@ def next_check_at(checked_at: datetime, interval: timedelta, spread: float = JIT
     """The one rule for when a mailbox is checked next: at a random point of the last `spread`
     of the interval after `checked_at` (the moment the previous check began), so thousands of
     mailboxes never fire in the same second, and never later than `checked_at + interval`:
-    jitter only ever brings a check forward. A revocation made just after a check is then
-    seen within interval + the queue's pickup (Huey's scheduler looks once a second; a
-    worker polling SQLite backs off to its `-m`/max delay when idle, Redis blocks and wakes at
-    once) + one check's duration. The draw is clamped, so no random source can break that."""
+    jitter only ever brings a check forward, and the draw is clamped so no random source can
+    break that. A revocation made just after a check is seen within interval + the queue's
+    pickup + one check (≈ 0.3–0.5 s against the sandbox). Pickup: Huey's scheduler looks once
+    a second; then Redis wakes a worker at once, while an idle SQLite worker polls as often as
+    its `-m` (max delay, Huey's default 10 s). A task lost with its worker waits for the sweep:
+    tasks/checks.py SWEEP_GRACE (30 s) + its 60 s cadence more."""
     fraction = min(max(_draw(), 0.0), 1.0)
     return checked_at + interval * (1 - spread * fraction)
 
