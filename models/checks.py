@@ -1,5 +1,5 @@
 """A mailbox health check (DESIGN §3): refresh the token when due, IMAP login + NOOP, SMTP EHLO
-+ AUTH, then one state-machine call and the next check's time. How it signs in — servers,
++ AUTH, then one state-machine call and the next check's time (next_check_at, the one rule). How it signs in — servers,
 token, refresh, the retry after a stale token — is models/credentials.py's.
 
 Runs under the mailbox's lease in the database (owner + expiry, models/credentials.py; kept by
@@ -11,7 +11,7 @@ transaction at its end.
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import clock
 from mail.failures import Kind, MailError
@@ -23,6 +23,8 @@ from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
 
 MAX_BACKOFF = timedelta(hours=1)
 RECHECK_REFUSED = timedelta(hours=1)    # valid token, mail server said no (IMAP switched off)
+JITTER = 0.1  # a healthy mailbox's next check falls in the last tenth of the interval
+_draw = random.random  # the jitter's random source, in [0, 1); tests force its extremes
 
 
 @dataclass
@@ -42,11 +44,25 @@ def due_ids(limit: int = 5000, grace: timedelta = timedelta(0)) -> list[int]:
     return [row[0] for row in query.tuples()]
 
 
+def next_check_at(checked_at: datetime, interval: timedelta, spread: float = JITTER) -> datetime:
+    """The one rule for when a mailbox is checked next: at a random point of the last `spread`
+    of the interval after `checked_at` (the moment the previous check began), so thousands of
+    mailboxes never fire in the same second, and never later than `checked_at + interval`:
+    jitter only ever brings a check forward, and the draw is clamped so no random source can
+    break that. A revocation made just after a check is seen within interval + the queue's
+    pickup + one check (≈ 0.3–0.5 s against the sandbox). Pickup: Huey's scheduler looks once
+    a second; then Redis wakes a worker at once, while an idle SQLite worker polls as often as
+    its `-m` (max delay, Huey's default 10 s). A task lost with its worker waits for the sweep:
+    tasks/checks.py SWEEP_GRACE (30 s) + its 60 s cadence more."""
+    fraction = min(max(_draw(), 0.0), 1.0)
+    return checked_at + interval * (1 - spread * fraction)
+
+
 def spread_first_check(mailbox_id: int, settings: Settings) -> None:
-    """Put a mailbox's first periodic check at a random point of the interval, so that ten
-    thousand mailboxes never fire in the same second."""
-    offset = timedelta(seconds=random.uniform(0, settings.interval.total_seconds()))
-    Mailbox.update(next_check_at=clock.now() + offset).where(Mailbox.id == mailbox_id).execute()
+    """Put a mailbox's first periodic check at a random point of the interval after connecting
+    (itself a check), so that ten thousand mailboxes never fire in the same second."""
+    first = next_check_at(clock.now(), settings.interval, spread=1.0)
+    Mailbox.update(next_check_at=first).where(Mailbox.id == mailbox_id).execute()
 
 
 class Checker:
@@ -75,9 +91,10 @@ class Checker:
             if mailbox.status == RECONNECT_REQUIRED and mailbox.status_where not in ("IMAP", "SMTP"):
                 return self._schedule(mailbox_id, None)  # dead token: wait for the person
             inbox = replies.InboxFetch(mailbox)
+            started = clock.now()  # the next check counts from here: what it saw began now
             with leases.Heartbeat(lambda: renew(mailbox_id, owner)):
                 failure = self._run(mailbox, inbox)
-            next_at = self._record(mailbox, failure, inbox, owner)
+            next_at = self._record(mailbox, failure, inbox, owner, started)
             recorded = True  # its transaction let go of the lease
             return next_at
         finally:
@@ -96,9 +113,10 @@ class Checker:
         except MailError as e:
             return e.failure
 
-    def _record(self, mailbox: Mailbox, failure, inbox, owner: str):
+    def _record(self, mailbox: Mailbox, failure, inbox, owner: str, started: datetime):
         """Everything the check learnt, in one short write transaction: the hourly count, the
-        INBOX cursor, the state machine's call, the next check's time and the lease let go.
+        INBOX cursor, the state machine's call, the next check's time (from `started`, so the
+        check's own duration never pushes the next one later) and the lease let go.
         SQLite has one writer at a time, so a healthy check costs the pages and the other
         checks one short wait instead of several (its lease taken before was the other)."""
         now = clock.now()
@@ -107,7 +125,7 @@ class Checker:
                                  "refused" if failure.kind is Kind.RECONNECT else "transient")
             inbox.save()
             if failure is None:
-                next_at = now + self._jittered(self.settings.interval)
+                next_at = next_check_at(started, self.settings.interval)
                 bookkeeping = {Mailbox.failures_in_a_row: 0, Mailbox.next_check_at: next_at}
                 if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again
                     Mailbox.update({**bookkeeping, Mailbox.last_success_at: now,
@@ -122,6 +140,10 @@ class Checker:
         return next_at
 
     def _after_failure(self, mailbox: Mailbox, failure, now):
+        """A failed check: red waits for the person (or looks again hourly at a mail server
+        that refused a valid token); amber retries after a backoff never longer than the
+        interval, counted from the check's end: a server that makes each attempt time out
+        must not be retried back to back."""
         Mailbox.update(last_check_at=now, failures_in_a_row=Mailbox.failures_in_a_row + 1).where(
             Mailbox.id == mailbox.id).execute()
         health.record_failure(mailbox.id, failure)
@@ -131,12 +153,10 @@ class Checker:
         return self._schedule(mailbox.id, now + self._backoff(mailbox.failures_in_a_row + 1))
 
     def _backoff(self, failures: int) -> timedelta:
-        """Degraded mailboxes are retried soon, then less often, never less than hourly."""
+        """Degraded mailboxes are retried soon, then less often: at most hourly, and never
+        later than the interval (a degraded mailbox can be revoked too)."""
         base = min(self.settings.interval, timedelta(minutes=1))
         return min(base * (2 ** min(failures - 1, 10)), MAX_BACKOFF, max(self.settings.interval, base))
-
-    def _jittered(self, interval: timedelta) -> timedelta:
-        return interval * random.uniform(0.9, 1.1)
 
     @staticmethod
     def _schedule(mailbox_id: int, when):

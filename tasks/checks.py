@@ -19,7 +19,10 @@ from tasks import huey, with_db
 from tasks.notices import deliver_events
 
 _checker: Checker | None = None
-SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled task go first
+# Let each mailbox's own scheduled task go first. Only a task lost with its consumer waits for
+# the sweep, which then checks by next_check_at + SWEEP_GRACE + 60 s (its cadence) + pickup:
+# the bound of interval + a few seconds (models/checks.py next_check_at) is the chain's.
+SWEEP_GRACE = timedelta(seconds=30)
 
 
 def checker() -> Checker:
