@@ -145,3 +145,12 @@ def test_a_wait_that_cannot_be_is_marked_on_the_input_that_is_wrong(accounts, cl
     assert 'aria-invalid="true"' in hours and 'aria-describedby="new-e-delay"' in hours
     assert re.search(r'id="new-e-delay"[^>]*>Hours go from 0 to 23.<', html)
     assert not SequenceStep.select().exists()
+
+
+def test_a_form_posted_without_its_optional_text_fields_is_read_as_empty_ones(client):
+    """A request that leaves a text field out (a script, an old cached page) is read as if
+    the field were empty — WTForms gives None for it, which once reached the model as a 500."""
+    response = post_form(client, "/signup", {"email": "olive@acme.test",
+                                             "password": "correct-horse-9"}, page="/signup")
+    assert response.status_code == 302
+    assert User.get().email == "olive@acme.test" and User.get().team.name == "acme.test team"

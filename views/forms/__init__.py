@@ -29,7 +29,10 @@ class Form(FlaskForm):
 
 
 def strip(value):
-    """The filter for one-line text: surrounding spaces are never part of a value."""
+    """The filter for one-line text: surrounding spaces are never part of a value, and a
+    field missing from the request (WTForms leaves it None) is an empty one."""
+    if value is None:
+        return ""
     return value.strip() if isinstance(value, str) else value
 
 
