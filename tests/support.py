@@ -1,6 +1,9 @@
 """Helpers that act as a browser would: read the CSRF token from a form, then post."""
 
+import os
 import re
+import signal
+import subprocess
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -75,3 +78,15 @@ def wait_for(condition, what, deadline=30.0, every=0.1):
         if time.monotonic() > give_up:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(every)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with start_new_session=True and everything it started: TERM,
+    then KILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

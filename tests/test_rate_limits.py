@@ -4,7 +4,6 @@
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import wait_for
+from tests.support import stop_group, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,12 +59,7 @@ def deployment(request):
                  "gunicorn's two workers", deadline=60)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
         wait_for(lambda: not _group_alive(proc.pid), "gunicorn to stop", deadline=30)
         log.close()
 

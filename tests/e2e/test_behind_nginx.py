@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from tests.e2e.conftest import SUITE_ONLY
 from tests.sandbox_fixtures import free_ports
-from tests.support import wait_for
+from tests.support import stop_group, wait_for
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,16 +113,6 @@ def _environment(folder: Path, base_url: str) -> dict:
     return env
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server():
     nginx = _nginx()
@@ -149,7 +138,7 @@ def server():
         yield {"base": base, "http": f"http://127.0.0.1:{http_port}", "folder": folder}
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_group(proc)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -37,10 +37,10 @@ from imapclient import IMAPClient
 
 from sandbox.control import SandboxControl, sign_in_and_consent
 from tests.e2e.conftest import ROOT, SUITE_ONLY, copy_checkout, unit_command
-from tests.e2e.test_behind_nginx import BROWSER_ADDRESS, FromAddress, _nginx, _site, _stop
+from tests.e2e.test_behind_nginx import BROWSER_ADDRESS, FromAddress, _nginx, _site
 from tests.e2e.test_make_run import row_status
 from tests.sandbox_fixtures import _dovecot_installed, free_ports
-from tests.support import wait_for
+from tests.support import stop_group, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 
@@ -206,7 +206,7 @@ def server():
         yield running
     finally:
         for proc in reversed(running.procs):
-            _stop(proc)
+            stop_group(proc)
         shutil.rmtree(top, ignore_errors=True)
 
 

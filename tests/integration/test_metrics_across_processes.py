@@ -4,7 +4,6 @@ each made to answer scrapes, and every answer reports N."""
 
 import os
 import re
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -17,7 +16,7 @@ from models.mailboxes import CONNECTED, Mailbox
 from tasks.checks import check_mailbox
 from tests.integration.conftest import sandbox_mailbox
 from tests.sandbox_fixtures import free_ports
-from tests.support import wait_for
+from tests.support import stop_group, wait_for
 
 pytestmark = pytest.mark.sandbox
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,12 +44,7 @@ def web(app, tmp_path):
                  "gunicorn's two workers", deadline=60)
         yield port, log_path
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def _answers(url) -> bool:
