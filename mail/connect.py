@@ -204,13 +204,14 @@ def _quietly_close(client) -> None:
 
 
 def imap_check(server: Server, login: Login, then=None) -> None:
-    """Login + NOOP + LOGOUT: the IMAP half of a health check. `then(client)` runs on the
-    same session before logging out — the reply fetch shares the check's login, because
-    providers throttle logins."""
+    """Login, then `then(client)` (or NOOP), then LOGOUT: the IMAP half of a connection test
+    and of a health check, whose `then` is the reply fetch (its STATUS is the check's command:
+    one login per mailbox per cycle, because providers throttle logins)."""
     client = imap_login(server, login)
     try:
-        client.noop()
-        if then is not None:
+        if then is None:
+            client.noop()
+        else:
             then(client)
         client.logout()
     except (OSError, ssl.SSLError) as e:

@@ -46,17 +46,29 @@ class Incoming:
 def fetch_new(client, cursor: Cursor, folder: str = "INBOX", limit: int = 500, since=None):
     """New messages since `cursor`, and the cursor to store after handling them.
 
-    A changed UIDVALIDITY means the server renumbered the folder: start again from the top
-    (callers de-duplicate by Message-ID, so nothing is counted twice). A mailbox never read
-    before starts at `since` (a date), not at years of old mail."""
+    One STATUS (UIDNEXT, UIDVALIDITY) first: when the folder is the one the cursor knows and
+    no UID was handed out since, nothing arrived and the fetch ends there — most checks. Only
+    then EXAMINE + SEARCH + FETCH. A changed UIDVALIDITY means the server renumbered the
+    folder: start again from the top (callers de-duplicate by Message-ID, so nothing is counted
+    twice). A mailbox never read before starts at `since` (a date), not at years of old mail."""
+    status = {}
+    if client._imap.state != "SELECTED":
+        # STATUS of the selected folder may answer from the session's own view (RFC 3501
+        # says not to ask it): a session that selected one (the sender's) looks the long way.
+        status = client.folder_status(folder, [b"UIDNEXT", b"UIDVALIDITY"])
+    uidnext = int(status.get(b"UIDNEXT", 0))
+    uidvalidity = int(status.get(b"UIDVALIDITY", 0))
+    if cursor != Cursor() and uidvalidity == cursor.uidvalidity and 0 < uidnext <= cursor.last_uid + 1:
+        return [], cursor
     info = client.select_folder(folder, readonly=True)
-    uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+    uidvalidity = int(info.get(b"UIDVALIDITY", uidvalidity))
     last = cursor.last_uid if uidvalidity == cursor.uidvalidity else 0
     if cursor == Cursor() and since is not None:
         found = client.search(["SINCE", since])
     else:
         found = client.search(["UID", f"{last + 1}:*"])
-    uids = sorted(u for u in found if u > last)[:limit]
+    new = sorted(u for u in found if u > last)
+    uids = new[:limit]
     messages = []
     if uids:
         key = b"BODY[]<0>"
@@ -66,6 +78,11 @@ def fetch_new(client, cursor: Cursor, folder: str = "INBOX", limit: int = 500, s
             raw = data.get(key) or next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
             messages.append(parse(uid, raw or b""))
     newest = uids[-1] if uids else last
+    if len(new) <= limit and uidvalidity == int(status.get(b"UIDVALIDITY", 0)):
+        # Every UID below the STATUS's UIDNEXT was handed out before the SEARCH looked: those
+        # it did not find were expunged (or older than `since`). Moving past them keeps the
+        # next checks at one STATUS instead of looking into the same gap every time.
+        newest = max(newest, uidnext - 1)
     return messages, Cursor(uidvalidity, newest)
 
 

@@ -39,11 +39,14 @@ def _run(check, server: Server, login: Login):
     return None
 
 
-def probe(imap: Server, smtp: Server, login: Login, *, on_imap=None) -> ProbeResult:
-    """Test both servers at once. Servers that carry a HostPolicy (hosts a person typed) are
-    vetted by mail.connect as it connects. `on_imap(client)` runs inside the IMAP session
-    once it is signed in (the reply fetch)."""
+def probe(imap: Server, smtp: Server | None, login: Login, *, on_imap=None) -> ProbeResult:
+    """Test both servers at once, or IMAP alone (in this thread) when `smtp` is None — a
+    health check that has no need to prove SMTP again (models/checks.py). Servers that carry
+    a HostPolicy (hosts a person typed) are vetted by mail.connect as it connects.
+    `on_imap(client)` runs inside the IMAP session once it is signed in (the reply fetch)."""
     check = imap_check if on_imap is None else functools.partial(imap_check, then=on_imap)
+    if smtp is None:
+        return ProbeResult(_run(check, imap, login), None)
     imap_job = _pool.submit(_run, check, imap, login)
     smtp_job = _pool.submit(_run, smtp_check, smtp, login)
     return ProbeResult(imap_job.result(), smtp_job.result())

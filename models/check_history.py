@@ -4,7 +4,7 @@ often it is checked, and rows older than eight days are pruned by the sweep.
 
 Beside it, every check ever made per outcome, for /metrics (models/metrics.py): counters that
 only grow, and how long the checks took, in histogram buckets. The same call bumps both, in the
-check's own transaction: one more statement, no more commits."""
+check's own transaction: one more statement, no more commits. Both are SQL built once."""
 
 import contextlib
 import contextvars
@@ -21,7 +21,7 @@ from peewee import (
 )
 
 import clock
-from models.base import BaseModel
+from models.base import BaseModel, hot, names
 from models.mailboxes import Mailbox
 
 KEEP = timedelta(days=8)
@@ -86,29 +86,50 @@ def timing():
 
 def record(mailbox_id: int, outcome: str, seconds: float | None = None) -> None:
     """Count one check: outcome is "passed", "transient" or "refused"; it took `seconds`
-    (by default: since timing() began, if it did)."""
-    column = getattr(CheckHour, outcome)
-    (CheckHour.insert(mailbox=mailbox_id, hour=_hour(clock.now()), **{outcome: 1})
-     .on_conflict(conflict_target=[CheckHour.mailbox, CheckHour.hour],
-                  update={column: column + 1})
-     .execute())
+    (by default: since timing() began, if it did). Two INSERT … ON CONFLICT statements, as
+    SQL built once (models.base.hot): every check runs them."""
+    assert outcome in OUTCOMES
+    hour = CheckHour.hour.db_value(_hour(clock.now()))
+    _bump_hour(mailbox_id, hour, *(int(outcome == name) for name in OUTCOMES))
     started = _started.get()
     if seconds is None and started is not None:
         seconds = time.monotonic() - started
     _count(outcome, seconds)
 
 
+@hot
+def _bump_hour(p):
+    table, c = names(CheckHour)
+    counts = [c[name] for name in OUTCOMES]
+    # Names come from the model and values are parameters: nothing here is user input.
+    return (f"INSERT INTO {table} ({c['mailbox']}, {c['hour']}, {', '.join(counts)}) "  # noqa: S608
+            f"VALUES ({', '.join([p] * (2 + len(counts)))}) "
+            f"ON CONFLICT ({c['mailbox']}, {c['hour']}) DO UPDATE SET "
+            + ", ".join(f"{col} = {table}.{col} + excluded.{col}" for col in counts))
+
+
+_TOTALS = ("checks", "timed", "seconds", *(bucket_column(b) for b in (*BUCKETS, float("inf"))))
+
+
 def _count(outcome: str, seconds: float | None) -> None:
-    """The all-time totals: one INSERT … ON CONFLICT, whatever was timed."""
-    bumps = {"checks": 1}
+    """The all-time totals: one INSERT … ON CONFLICT adding this check to every column (0
+    to all but its own bucket), whatever was timed."""
+    bumps = dict.fromkeys(_TOTALS, 0)
+    bumps["checks"] = 1
     if seconds is not None:
         bound = next((b for b in BUCKETS if seconds <= b), float("inf"))
-        bumps.update(timed=1, seconds=seconds, **{bucket_column(bound): 1})
-    fields = {getattr(CheckTotal, name): value for name, value in bumps.items()}
-    (CheckTotal.insert(outcome=outcome, **bumps)
-     .on_conflict(conflict_target=[CheckTotal.outcome],
-                  update={field: field + value for field, value in fields.items()})
-     .execute())
+        bumps.update({"timed": 1, "seconds": seconds, bucket_column(bound): 1})
+    _bump_total(outcome, *bumps.values())
+
+
+@hot
+def _bump_total(p):
+    table, c = names(CheckTotal)
+    cols = [c[name] for name in _TOTALS]
+    return (f"INSERT INTO {table} ({c['outcome']}, {', '.join(cols)}) "  # noqa: S608
+            f"VALUES ({', '.join([p] * (1 + len(cols)))}) "
+            f"ON CONFLICT ({c['outcome']}) DO UPDATE SET "
+            + ", ".join(f"{col} = {table}.{col} + excluded.{col}" for col in cols))
 
 
 def week(mailbox_id: int) -> list[dict]:

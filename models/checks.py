@@ -1,12 +1,28 @@
-"""A mailbox health check (DESIGN §3): refresh the token when due, IMAP login + NOOP, SMTP EHLO
-+ AUTH, then one state-machine call and the next check's time (next_check_at, the one rule). How it signs in — servers,
-token, refresh, the retry after a stale token — is models/credentials.py's.
+"""A mailbox health check (DESIGN §3, as issue #17 made it): only what proves something.
+
+- The token is refreshed when due (credentials: REFRESH_MARGIN before expiry), and always in a
+  forced check — one a failed send or a push signal asked for: an access token can outlive
+  a revocation, a refresh cannot.
+- IMAP: log in, then one STATUS INBOX (UIDNEXT UIDVALIDITY) — the reply fetch's first command,
+  which is the check's too; EXAMINE + SEARCH + FETCH only when something arrived.
+- SMTP: EHLO + AUTH only when SMTP has not accepted this mailbox's login for SMTP_PROOF (a
+  check's or a send's login: smtp_proven_at), or not since the mailbox last changed state, or
+  when the mailbox is not connected, or in a forced check. What SMTP proves that the IMAP login
+  does not is that the SMTP server lets this mailbox sign in; a refreshed token does not change
+  that, a setting does — and a send it refuses forces a full check at once.
+- A healthy check writes once: the lease is taken with UPDATE … RETURNING (the row read once
+  and passed along), and one UPDATE stores counters, times, the next check and lets the lease
+  go, guarded by the status so that it also says nothing can change. The state machine is
+  called only when the status must change. Hourly counts (check_history), the INBOX cursor
+  (only when it moved) and a rotated token are the other writes. Hot statements are SQL built
+  once (models.base.hot).
 
 Runs under the mailbox's lease in the database (owner + expiry, models/credentials.py; kept by
 a heartbeat, models/leases.py) so any number of consumers on any number of machines can share
 the work, and a consumer killed mid-check only delays the next one until the short lease
-expires. Network I/O happens outside transactions; what a check learnt is written in one short
-transaction at its end.
+expires. Network I/O happens outside transactions. When the next check falls is
+next_check_at's rule; how a mailbox signs in — servers, token, refresh, the retry after a
+stale token — is models/credentials.py's.
 """
 
 import random
@@ -17,12 +33,13 @@ import clock
 from mail.failures import Kind, MailError
 from mail.probe import probe
 from models import check_history, health, leases, replies
-from models.base import write_transaction
-from models.credentials import Credentials, acquire, release, renew
+from models.base import hot, names, write_transaction
+from models.credentials import Credentials, release, renew
 from models.mailboxes import CONNECTED, DISABLED, RECONNECT_REQUIRED, Mailbox
 
 MAX_BACKOFF = timedelta(hours=1)
 RECHECK_REFUSED = timedelta(hours=1)    # valid token, mail server said no (IMAP switched off)
+SMTP_PROOF = timedelta(hours=1)         # SMTP is proven again when its last proof is older
 JITTER = 0.1  # a healthy mailbox's next check falls in the last tenth of the interval
 _draw = random.random  # the jitter's random source, in [0, 1); tests force its extremes
 
@@ -77,12 +94,12 @@ class Checker:
         """Check one mailbox. Returns the next check time, or None if it was skipped or needs
         no further checks (dead refresh token, disabled, deleted)."""
         owner = leases.new_owner()
-        if not acquire(mailbox_id, owner):
-            return None  # another consumer is on it
+        mailbox = _take(mailbox_id, owner)
+        if mailbox is None:
+            return None  # another consumer is on it, or it is gone
         recorded = False
         try:
-            mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
-            if mailbox is None or mailbox.deleted_at or mailbox.status == DISABLED:
+            if mailbox.deleted_at or mailbox.status == DISABLED:
                 return None
             if not force and mailbox.next_check_at and mailbox.next_check_at > clock.now() + timedelta(seconds=1):
                 # Checked already (a forced check, or the sweep's duplicate): the task that
@@ -92,33 +109,35 @@ class Checker:
                 return self._schedule(mailbox_id, None)  # dead token: wait for the person
             inbox = replies.InboxFetch(mailbox)
             started = clock.now()  # the next check counts from here: what it saw began now
+            smtp = force or _smtp_due(mailbox, started)
             with leases.Heartbeat(lambda: renew(mailbox_id, owner)):
-                failure = self._run(mailbox, inbox)
-            next_at = self._record(mailbox, failure, inbox, owner, started)
+                failure = self._run(mailbox, inbox, smtp=smtp, force=force)
+            next_at = self._record(mailbox, failure, inbox, owner, started, smtp)
             recorded = True  # its transaction let go of the lease
             return next_at
         finally:
             if not recorded:
                 release(mailbox_id, owner)
 
-    def _run(self, mailbox: Mailbox, inbox):
+    def _run(self, mailbox: Mailbox, inbox, *, smtp: bool, force: bool):
         """The check's network part. Returns the deciding failure, or None when all passed.
         The reply fetch rides on the check's IMAP session: one login per mailbox per cycle."""
         try:
-            imap, smtp = self.credentials.servers(mailbox)
+            imap_server, smtp_server = self.credentials.servers(mailbox)
+            smtp_server = smtp_server if smtp else None
             result = self.credentials.signed_in(
-                mailbox, lambda login: probe(imap, smtp, login, on_imap=inbox),
-                leased=True, refused=_refused)  # the check holds the mailbox's lease
+                mailbox, lambda login: probe(imap_server, smtp_server, login, on_imap=inbox),
+                leased=True, refused=_refused, refresh=force and mailbox.is_oauth)
             return result.worst
         except MailError as e:
             return e.failure
 
-    def _record(self, mailbox: Mailbox, failure, inbox, owner: str, started: datetime):
+    def _record(self, mailbox: Mailbox, failure, inbox, owner: str, started: datetime,
+                smtp: bool):
         """Everything the check learnt, in one short write transaction: the hourly count, the
-        INBOX cursor, the state machine's call, the next check's time (from `started`, so the
-        check's own duration never pushes the next one later) and the lease let go.
-        SQLite has one writer at a time, so a healthy check costs the pages and the other
-        checks one short wait instead of several (its lease taken before was the other)."""
+        INBOX cursor if it moved, the mailbox row with the next check's time (from `started`,
+        so the check's own duration never pushes the next one later) and the lease let go.
+        A connected mailbox that passed needs one UPDATE of its row and no state machine."""
         now = clock.now()
         with write_transaction():
             check_history.record(mailbox.id, "passed" if failure is None else
@@ -126,18 +145,27 @@ class Checker:
             inbox.save()
             if failure is None:
                 next_at = next_check_at(started, self.settings.interval)
-                bookkeeping = {Mailbox.failures_in_a_row: 0, Mailbox.next_check_at: next_at}
-                if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again
-                    Mailbox.update({**bookkeeping, Mailbox.last_success_at: now,
-                                    Mailbox.last_check_at: now}).where(Mailbox.id == mailbox.id).execute()
-                    health.transition(mailbox.id, CONNECTED, cause="The mail server accepts Tether again.",
-                                      only_from={RECONNECT_REQUIRED})  # not one disabled meanwhile
-                else:
-                    health.record_success(mailbox.id, bookkeeping)
+                if not _passed(mailbox.id, owner, now, next_at, now if smtp else None):
+                    self._passed_with_change(mailbox, now, next_at, smtp)
+                    release(mailbox.id, owner)
             else:
                 next_at = self._after_failure(mailbox, failure, now)
-            release(mailbox.id, owner)
+                release(mailbox.id, owner)
         return next_at
+
+    @staticmethod
+    def _passed_with_change(mailbox: Mailbox, now: datetime, next_at: datetime, smtp: bool):
+        """A passed check of a mailbox that was not connected: its status changes."""
+        bookkeeping = {Mailbox.failures_in_a_row: 0, Mailbox.next_check_at: next_at}
+        if smtp:
+            bookkeeping[Mailbox.smtp_proven_at] = now
+        if mailbox.status == RECONNECT_REQUIRED:  # the mail server lets us in again
+            Mailbox.update({**bookkeeping, Mailbox.last_success_at: now,
+                            Mailbox.last_check_at: now}).where(Mailbox.id == mailbox.id).execute()
+            health.transition(mailbox.id, CONNECTED, cause="The mail server accepts Tether again.",
+                              only_from={RECONNECT_REQUIRED})  # not one disabled meanwhile
+        else:
+            health.record_success(mailbox.id, bookkeeping)
 
     def _after_failure(self, mailbox: Mailbox, failure, now):
         """A failed check: red waits for the person (or looks again hourly at a mail server
@@ -162,6 +190,50 @@ class Checker:
     def _schedule(mailbox_id: int, when):
         Mailbox.update(next_check_at=when).where(Mailbox.id == mailbox_id).execute()
         return when
+
+
+def _smtp_due(mailbox: Mailbox, now: datetime) -> bool:
+    proven = mailbox.smtp_proven_at
+    return (mailbox.status != CONNECTED or proven is None or proven < mailbox.status_since
+            or now - proven >= SMTP_PROOF)
+
+
+# The two statements every check runs on the mailbox row: SQL built once (models.base.hot).
+@hot
+def _take_sql(p):
+    table, c = names(Mailbox)
+    # Names come from the model and values are parameters: nothing here is user input.
+    return (f"UPDATE {table} SET {c['lease_owner']} = {p}, {c['lease_until']} = {p} "  # noqa: S608
+            f"WHERE {c['id']} = {p} AND ({c['lease_until']} IS NULL OR {c['lease_until']} < {p}) "
+            "RETURNING *")
+
+
+def _take(mailbox_id: int, owner: str) -> Mailbox | None:
+    """Take the mailbox's lease if it is free or expired, and read its row in the same
+    statement; None when someone holds it (or there is no such mailbox)."""
+    now = clock.now()
+    until = Mailbox.lease_until.db_value(now + leases.LEASE)
+    rows = list(Mailbox.raw(_take_sql.sql(), owner, until, mailbox_id,
+                            Mailbox.lease_until.db_value(now)))
+    return rows[0] if rows else None
+
+
+@hot
+def _passed_sql(p):
+    table, c = names(Mailbox)
+    return (f"UPDATE {table} SET {c['last_success_at']} = {p}, {c['last_check_at']} = {p}, "  # noqa: S608
+            f"{c['failures_in_a_row']} = 0, {c['next_check_at']} = {p}, "
+            f"{c['smtp_proven_at']} = COALESCE({p}, {c['smtp_proven_at']}), "
+            f"{c['lease_owner']} = '', {c['lease_until']} = NULL "
+            f"WHERE {c['id']} = {p} AND {c['lease_owner']} = {p} AND {c['status']} = '{CONNECTED}'")
+
+
+def _passed(mailbox_id: int, owner: str, now: datetime, next_at: datetime, smtp_at) -> bool:
+    """A passed check of a connected mailbox, in one UPDATE that also lets the lease go.
+    False when the mailbox is not connected (or the lease was lost): nothing written."""
+    value = Mailbox.last_check_at.db_value
+    cursor = _passed_sql(value(now), value(now), value(next_at), value(smtp_at), mailbox_id, owner)
+    return cursor.rowcount == 1
 
 
 def _refused(result) -> bool:

@@ -90,16 +90,18 @@ class Credentials:
                 Server(source.smtp_host, source.smtp_port, source.smtp_security, policy))
 
     def signed_in(self, mailbox: Mailbox, use: Callable, *, leased: bool,
-                  refused: Callable = _never):
+                  refused: Callable = _never, refresh: bool = False):
         """`use(login)` with the stored login, and once more with a refreshed token when the
         server refused one that was not fresh — by raising MailError, or by a result that
         `refused(result)` says was refused. `leased`: the caller holds the mailbox's lease
-        and read `mailbox` under it; otherwise the row is read again now (a check may have
-        rotated the token meanwhile) and a refresh takes the lease, or raises Busy."""
+        and read `mailbox` under it (that read is the re-read the rules ask for); otherwise
+        the row is read again now (a check may have rotated the token meanwhile) and a refresh
+        takes the lease, or raises Busy. `refresh`: refresh first even if the token is not due
+        (a forced check: an access token can outlive a revocation)."""
         if not leased:
             mailbox = Mailbox.get_by_id(mailbox.id)
         try:
-            result = use(self._login(mailbox, leased))
+            result = use(self._login(mailbox, leased, refresh=refresh))
             if not refused(result):
                 return result
         except MailError as e:
@@ -123,7 +125,7 @@ class Credentials:
     def _refresh(self, mailbox: Mailbox, leased: bool) -> str:
         provider = self._provider(mailbox)
         if leased:
-            return _refresh_and_store(mailbox.id, provider)
+            return _refresh_and_store(mailbox.id, provider, current=mailbox)
         owner = leases.new_owner()
         if not acquire(mailbox.id, owner):
             raise Busy()
@@ -145,10 +147,11 @@ def _due(mailbox: Mailbox) -> bool:
             or expires - REFRESH_MARGIN <= clock.now())
 
 
-def _refresh_and_store(mailbox_id: int, provider) -> str:
-    """Refresh (under the mailbox's lease) and store, re-reading the stored token first and
-    again after a refusal that asks for a reconnect."""
-    current = Mailbox.get_by_id(mailbox_id)
+def _refresh_and_store(mailbox_id: int, provider, current: Mailbox | None = None) -> str:
+    """Refresh (under the mailbox's lease) and store, re-reading the stored token first (or
+    using `current`, the row read when the lease was taken) and again after a refusal that
+    asks for a reconnect."""
+    current = current or Mailbox.get_by_id(mailbox_id)
     if current.refresh_token is None:
         raise MailError(_no_refresh_token())
     used = current.refresh_token.reveal()

@@ -4,6 +4,7 @@ needed, signed in through models/credentials.py (so a stale token is refreshed a
 more there, never here), and both close when the pass ends.
 """
 
+import clock
 from mail import send
 from mail.connect import Login, imap_login, smtp_login
 from models.credentials import Credentials
@@ -29,6 +30,8 @@ class MailSession:
             return smtp_login(server, login)
 
         self.smtp = self.credentials.signed_in(self.mailbox, connect, leased=False)
+        # SMTP took this mailbox's login: the next health check need not prove it again.
+        Mailbox.update(smtp_proven_at=clock.now()).where(Mailbox.id == self.mailbox.id).execute()
         return self.smtp
 
     def mailbox_imap(self):

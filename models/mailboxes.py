@@ -49,6 +49,7 @@ class Mailbox(Timestamped):
     failures_in_a_row = IntegerField(default=0)  # for backoff while degraded
     lease_owner = CharField(default="")    # a check, or a token refresh (models/credentials.py)
     lease_until = DateTimeField(null=True)
+    smtp_proven_at = DateTimeField(null=True)  # SMTP last accepted its login (models/checks.py)
 
     # OAuth mailboxes
     access_token = EncryptedField(null=True)

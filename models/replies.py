@@ -17,7 +17,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Inte
 import clock
 from mail.inbox import Cursor, Incoming, fetch_new
 from models import changes
-from models.base import BaseModel, write_transaction
+from models.base import BaseModel, hot, names, write_transaction
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
@@ -66,25 +66,31 @@ class InboxFetch:
     logged and must not make a healthy mailbox look broken.
 
     The cursor it reached is not written here but by `save()`, which the check calls inside
-    its own bookkeeping transaction: one write instead of two for every healthy check."""
+    its own bookkeeping transaction — and only when there is something to write: the cursor
+    moved, or the stored fetch is older than the mailbox's current state (fresh_for_sending
+    needs a newer one). Most checks find nothing new and write nothing here."""
 
     def __init__(self, mailbox):
         self.mailbox_id = mailbox.id
         self.since = (mailbox.consented_at or mailbox.created_at).date()
+        self.cursor, fetched_at = _read_cursor(mailbox.id)
+        self.fresh = fetched_at is not None and fetched_at >= mailbox.status_since
         self.reached: tuple[Cursor, object] | None = None  # (cursor, when the read began)
 
     def __call__(self, client) -> None:
         started = clock.now()
-        items, cursor = fetch_new(client, cursor_of(self.mailbox_id), since=self.since)
+        items, cursor = fetch_new(client, self.cursor, since=self.since)
         try:
             handle(self.mailbox_id, items)
         except Exception:
             log.exception("handling new mail of mailbox %s failed", self.mailbox_id)
             return  # the cursor stays: the next cycle reads these messages again
-        self.reached = (cursor, started)
+        if cursor != self.cursor or not self.fresh:
+            self.reached = (cursor, started)
 
     def save(self) -> None:
-        """Store the cursor reached, if the fetch got that far (call inside a transaction)."""
+        """Store the cursor reached, if the fetch got that far and it changed anything (call
+        inside a transaction)."""
         if self.reached is not None:
             save_cursor(self.mailbox_id, *self.reached)
 
@@ -100,12 +106,33 @@ def fetch_into(mailbox_id: int):
     return fetch
 
 
+def _read_cursor(mailbox_id: int) -> tuple[Cursor, object]:
+    row = _select_cursor(mailbox_id).fetchone()
+    if row is None:
+        return Cursor(), None
+    return Cursor(row[0], row[1]), InboxCursor.fetched_at.python_value(row[2])
+
+
+# Every check reads the cursor: SQL built once (models.base.hot). Names come from the model.
+@hot
+def _select_cursor(p):
+    table, c = names(InboxCursor)
+    return (f"SELECT {c['uidvalidity']}, {c['last_uid']}, {c['fetched_at']} "  # noqa: S608
+            f"FROM {table} WHERE {c['mailbox']} = {p}")
+
+
+@hot
+def _upsert_cursor(p):
+    table, c = names(InboxCursor)
+    kept = [c["uidvalidity"], c["last_uid"], c["fetched_at"]]
+    return (f"INSERT INTO {table} ({c['mailbox']}, {', '.join(kept)}) "  # noqa: S608
+            f"VALUES ({p}, {p}, {p}, {p}) ON CONFLICT ({c['mailbox']}) DO UPDATE SET "
+            + ", ".join(f"{col} = excluded.{col}" for col in kept))
+
+
 def save_cursor(mailbox_id: int, cursor: Cursor, fetched_at) -> None:
-    InboxCursor.insert(mailbox=mailbox_id, uidvalidity=cursor.uidvalidity,
-                       last_uid=cursor.last_uid, fetched_at=fetched_at).on_conflict(
-        conflict_target=[InboxCursor.mailbox],
-        update={InboxCursor.uidvalidity: cursor.uidvalidity, InboxCursor.last_uid: cursor.last_uid,
-                InboxCursor.fetched_at: fetched_at}).execute()
+    _upsert_cursor(mailbox_id, cursor.uidvalidity, cursor.last_uid,
+                   InboxCursor.fetched_at.db_value(fetched_at))
 
 
 def handle(mailbox_id: int, items: list[Incoming]) -> dict[str, int]:

@@ -68,8 +68,9 @@ def _flask_on(folder: Path, *args, keys: str):
 def _checking(checker, mailbox_id, stop, done):
     """What a worker does all day, as fast as it can: check the mailbox."""
     with db.connection_context():
-        while not stop.is_set():
-            checker.check(mailbox_id, force=True)
+        while not stop.is_set():  # scheduled checks, due at once (a forced one refreshes)
+            Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == mailbox_id).execute()
+            checker.check(mailbox_id)
             done.append(clock.now())
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from peewee import SqliteDatabase
 
+import clock
 from models.base import db
 from models.check_history import CheckHour, CheckTotal
+from models.checks import SMTP_PROOF
 from models.mailboxes import CONNECTED, Mailbox
 from models.replies import InboxCursor
 from tests.integration.conftest import sandbox_mailbox
@@ -39,10 +41,11 @@ def test_a_healthy_check_commits_its_lease_then_everything_it_learnt_at_once(
     accounts.sign_up()
     box = sandbox_mailbox(tether_sandbox, "google")
     checker.check(box.id, force=True)  # the first check reads the INBOX from its start
+    Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == box.id).execute()  # due
     busy, _, _ = db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     assert busy == 0
 
-    next_at = checker.check(box.id, force=True)
+    next_at = checker.check(box.id)  # its scheduled check: the access token is still valid
 
     assert _commits_in_wal(db.obj.database) == 2
     row = Mailbox.get_by_id(box.id)
@@ -51,3 +54,36 @@ def test_a_healthy_check_commits_its_lease_then_everything_it_learnt_at_once(
     assert CheckHour.get(CheckHour.mailbox == box.id).passed == 2
     assert CheckTotal.get_by_id("passed").checks == 2  # /metrics' counter: in the same commit
     assert InboxCursor.get(InboxCursor.mailbox == box.id).fetched_at >= row.status_since
+
+
+def test_a_forced_check_refreshes_a_valid_token_and_proves_smtp(accounts, tether_sandbox, checker):
+    """A failed send or a push signal forces a check: an access token can outlive a
+    revocation, so it refreshes, and it logs in to both servers."""
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    checker.check(box.id, force=True)
+    before = Mailbox.get_by_id(box.id)
+    assert before.access_expires_at > clock.now()  # valid: a scheduled check would not refresh
+
+    checker.check(box.id, force=True)
+
+    after = Mailbox.get_by_id(box.id)
+    assert after.refreshed_at > before.refreshed_at
+    assert after.smtp_proven_at > before.smtp_proven_at
+
+
+def test_a_scheduled_check_proves_smtp_again_only_when_its_proof_is_an_hour_old(
+        accounts, tether_sandbox, checker):
+    accounts.sign_up()
+    box = sandbox_mailbox(tether_sandbox, "google")
+    checker.check(box.id, force=True)
+    proven = Mailbox.get_by_id(box.id).smtp_proven_at
+
+    Mailbox.update(next_check_at=clock.now()).where(Mailbox.id == box.id).execute()
+    checker.check(box.id)
+    assert Mailbox.get_by_id(box.id).smtp_proven_at == proven  # IMAP alone proved the token
+
+    old = clock.now() - SMTP_PROOF
+    Mailbox.update(next_check_at=clock.now(), smtp_proven_at=old).where(Mailbox.id == box.id).execute()
+    checker.check(box.id)
+    assert Mailbox.get_by_id(box.id).smtp_proven_at > old
