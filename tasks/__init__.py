@@ -12,8 +12,9 @@ import logging
 import os
 import threading
 
-from huey import RedisHuey, SqliteHuey
-from huey.storage import SqliteStorage
+import redis
+from huey import PriorityRedisHuey, SqliteHuey
+from huey.storage import PriorityRedisStorage, RedisPriorityQueue, SqliteStorage
 from playhouse.pool import PooledDatabase
 
 import clock
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 # What the queue is built from at import (REDIS_URL, the SQLite path): read, never created.
 # Tasks read config.current(), the settings start() (or create_app, in-process) loaded.
 _queue_settings = config.read()
+
+# Which task a free worker takes first (Huey priorities, higher first; SqliteHuey and the
+# sorted-set Redis queue both honour them). What a person or a failure waits on goes first,
+# then sending, then the routine checks and sweeps (0): a burst of scheduled checks never
+# holds up outreach, and since a send pass ends with its mailbox's due emails, the checks
+# still get every thread between passes (issue #17: sending and checking do not starve
+# each other; bench/send_while_checking.py measures it).
+URGENT = 30   # a forced check (a failed send, a person, a push signal), notices
+SENDING = 20  # send passes
 _start_lock = threading.Lock()
 _started = False
 
@@ -76,10 +86,46 @@ class _PrivateSqliteStorage(SqliteStorage):
         return conn
 
 
+class _PriorityRedisStorage(PriorityRedisStorage):
+    """Huey's sorted-set Redis queue (priorities). Tether before issue #17 queued in a Redis
+    list under the same key: the first enqueue or dequeue that meets one moves its tasks into
+    the sorted set, oldest first, so an upgrade loses nothing that was queued."""
+
+    def enqueue(self, data, priority=None):
+        try:
+            return super().enqueue(data, priority)
+        except redis.ResponseError as e:
+            self._adopt_list(e)
+            return super().enqueue(data, priority)
+
+    def dequeue(self):
+        try:
+            return super().dequeue()
+        except redis.ResponseError as e:
+            self._adopt_list(e)
+            return super().dequeue()
+
+    def _adopt_list(self, error) -> None:
+        if "WRONGTYPE" not in str(error):
+            raise error
+        if self.conn.type(self.queue_key) != b"list":
+            return  # another process moved it meanwhile
+        old = f"{self.queue_key}.before-priorities"
+        try:
+            self.conn.rename(self.queue_key, old)
+        except redis.ResponseError:
+            return  # another process moved it meanwhile
+        for data in reversed(self.conn.lrange(old, 0, -1)):  # lpush put the newest first
+            RedisPriorityQueue.enqueue(self, data)
+        self.conn.delete(old)
+        log.info("moved %s queued tasks to the prioritised queue", self.queue_size())
+
+
 def _build_huey():
     immediate = os.environ.get("TETHER_HUEY_IMMEDIATE") == "1"
     if _queue_settings["REDIS_URL"]:
-        return RedisHuey("tether", url=_queue_settings["REDIS_URL"], immediate=immediate)
+        return PriorityRedisHuey("tether", url=_queue_settings["REDIS_URL"], immediate=immediate,
+                                 storage_class=_PriorityRedisStorage)
     return SqliteHuey("tether", filename=_queue_settings["HUEY_SQLITE_PATH"], immediate=immediate,
                       storage_class=_PrivateSqliteStorage)
 

@@ -15,7 +15,7 @@ import config
 from mail import providers
 from models import check_history, instance, readiness
 from models.checks import Checker, Settings, due_ids
-from tasks import huey, with_db
+from tasks import URGENT, huey, with_db
 from tasks.notices import deliver_events
 
 _checker: Checker | None = None
@@ -58,8 +58,9 @@ def schedule_next(mailbox_id: int) -> None:
 
 
 def request_check(mailbox_id: int) -> None:
-    """Check now: a send or reply fetch hit an authentication error, or a person asked."""
-    check_mailbox(mailbox_id, force=True)
+    """Check now: a send or reply fetch hit an authentication error, a person asked, or a
+    push signal came. Ahead of the routine checks in the queue."""
+    check_mailbox(mailbox_id, force=True, priority=URGENT)
 
 
 @huey.periodic_task(crontab(minute="*"))

@@ -9,12 +9,12 @@ from huey import crontab
 import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
 from models import events, notices
-from tasks import huey, with_db
+from tasks import URGENT, huey, with_db
 
 MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
 
 
-@huey.task()
+@huey.task(priority=URGENT)
 @with_db
 def dispatch_events(retry: int = 0):
     """Deliver pending transition events now (also run by the sweep every minute)."""

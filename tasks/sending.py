@@ -16,7 +16,7 @@ from models import events, instance
 from models.mailboxes import CONNECTED
 from models.sender import Sender
 from models.wakeups import set_wake, wakes_due
-from tasks import huey, with_db
+from tasks import SENDING, huey, with_db
 from tasks.checks import request_check
 
 SWEEP_GRACE = timedelta(seconds=30)  # let each mailbox's own scheduled pass go first
@@ -30,7 +30,7 @@ def sender() -> Sender:
     return _sender
 
 
-@huey.task()
+@huey.task(priority=SENDING)
 @with_db
 def send_mailbox(mailbox_id: int, wake: int | None = None):
     """Send what is due from one mailbox, then schedule its next pass."""
