@@ -72,3 +72,21 @@ def test_the_suppression_list_is_searched_as_one_types_and_an_owner_removes_an_e
     page.get_by_role("button", name="Add to the list").click()
     expect(page.get_by_text("eve@client.test is on the suppression list")).to_be_visible()
     screenshot(page, "suppression-list-after")
+
+
+def test_the_unsubscribe_footer_is_set_in_the_sequence_settings(page, live_server, accounts):
+    _sign_in(page, live_server, accounts)
+    owner = User.get()
+    sequence = running(owner, factories.mailbox(), contacts=())
+    page.goto(f"{live_server}/sequences/{sequence.id}/edit")
+    footer = page.get_by_label("Unsubscribe footer")
+    footer.fill("Bye {{unsub}}")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Unknown field {{unsub}}")).to_be_visible()
+    page.get_by_label("Unsubscribe footer").fill("Not for you? {{unsubscribe_url}}")
+    screenshot(page, "sequence-settings-footer")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_label("Unsubscribe footer")).to_have_value("Not for you? {{unsubscribe_url}}")
+    from models.sequences import Sequence
+
+    assert Sequence.get_by_id(sequence.id).unsubscribe_footer == "Not for you? {{unsubscribe_url}}"

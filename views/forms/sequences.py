@@ -68,7 +68,7 @@ class SettingsForm(Form):
     timezone = SelectField("Time zone", choices=TIMEZONES,
                            validate_choice=False, validators=[Rule(check_timezone)])
     unsubscribe_footer = TextAreaField("Unsubscribe footer", filters=[strip],
-                                       render_kw={"maxlength": MAX_FOOTER, "rows": 2},
+                                       render_kw={"maxlength": MAX_FOOTER, "rows": 3},
                                        validators=[Rule(check_footer)])
 
     def __init__(self, sequence, mailboxes, *args, **kwargs):
