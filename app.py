@@ -135,12 +135,14 @@ def _register_blueprints(app):
         oauth,
         sequences,
         settings,
+        suppressions,
         system,
         team,
+        unsubscribe,
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+                   suppressions, unsubscribe, system):
         app.register_blueprint(module.bp)
 
 

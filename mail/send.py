@@ -95,6 +95,9 @@ class Outgoing:
     date: datetime | None = None        # naive UTC (Tether's clock); now if None
     in_reply_to: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+    # RFC 2369's "<https://…>, <mailto:…>"; with a web link the message also says it takes
+    # RFC 8058's one-click POST there. Empty: neither header (e.g. a test send).
+    list_unsubscribe: str = ""
 
 
 def new_message_id(address: str) -> str:
@@ -109,7 +112,8 @@ def compose(out: Outgoing) -> bytes:
     line break in any header value and ValueError for an address that cannot be written."""
     headers = {"From name": out.from_name, "From": out.from_address, "To name": out.to_name,
                "To": out.to_address, "Subject": out.subject, "Message-ID": out.message_id,
-               "In-Reply-To": out.in_reply_to, "References": " ".join(out.references)}
+               "In-Reply-To": out.in_reply_to, "References": " ".join(out.references),
+               "List-Unsubscribe": out.list_unsubscribe}
     for name, value in headers.items():
         if _LINE_BREAK.search(value or ""):
             raise HeaderInjection(f"{name} contains a line break")
@@ -124,6 +128,10 @@ def compose(out: Outgoing) -> bytes:
         msg["In-Reply-To"] = out.in_reply_to
     if out.references:
         msg["References"] = " ".join(out.references)
+    if out.list_unsubscribe:
+        msg["List-Unsubscribe"] = out.list_unsubscribe
+        if "<https://" in out.list_unsubscribe or "<http://" in out.list_unsubscribe:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     body = out.body.replace("\r\n", "\n").replace("\r", "\n")
     msg.set_content(body, cte="7bit" if body.isascii() and _short_lines(body) else "quoted-printable")
     return msg.as_bytes()

@@ -14,6 +14,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 import clock
 from models.accounts import Team, User
 from models.base import Timestamped, db
+from models.suppressions import suppressed
 from models.text import email_address, has_control_chars
 
 FIELDS = ("email", "first_name", "last_name", "company", "title")
@@ -250,9 +251,15 @@ def preview_import(team_id, user, filename: str, data: bytes) -> ContactImport:
     for start in range(0, len(emails), 500):
         existing |= {e for (e,) in Contact.select(Contact.email).where(
             (Contact.team == team_id) & Contact.email.in_(emails[start:start + 500])).tuples()}
+    barred = suppressed(team_id, emails)  # unsubscribed: never imported again
+    if barred:
+        bad += [{"line": line, "email": row[0], "reason": "on the suppression list (unsubscribed)"}
+                for row, line in zip(good, lines, strict=True) if row[0] in barred]
+        existing |= barred
     if existing:
         bad += [{"line": line, "email": row[0], "reason": "already in your contacts"}
-                for row, line in zip(good, lines, strict=True) if row[0] in existing]
+                for row, line in zip(good, lines, strict=True)
+                if row[0] in existing and row[0] not in barred]
         bad.sort(key=lambda b: b["line"])
         good = [row for row in good if row[0] not in existing]
     return ContactImport.create(

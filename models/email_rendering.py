@@ -1,6 +1,7 @@
 """The email an outbox row sends, rendered for its contact when it goes out: the step's
 subject and body filled in (models/templating.py), and a step without a subject as a reply in
-the thread of the contact's earlier emails."""
+the thread of the contact's earlier emails. Every one carries the unsubscribe headers and link
+(models/unsubscribes.py), and the sequence's unsubscribe footer when it has one."""
 
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from models.mailboxes import Mailbox
 from models.outbox_email import SENT, UNKNOWN, OutboxEmail
 from models.outbox_plan import StepCache
 from models.templating import render_subject, render_template_text
+from models.unsubscribes import header_for, token_for, url_for_token
 
 
 class Unsendable(Exception):
@@ -48,7 +50,13 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
         subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
     if not subject:
         raise Unsendable(EMPTY_SUBJECT)
+    token = token_for(sequence.team_id, contact.email)
+    links = {"unsubscribe_url": url_for_token(token)}
+    body = render_template_text(step.body, contact, links)
+    if sequence.unsubscribe_footer.strip():
+        body = body.rstrip("\n") + "\n\n" + render_template_text(
+            sequence.unsubscribe_footer.strip(), contact, links)
     return Outgoing(from_address=mailbox.email, from_name=sequence.sender_name or mailbox.display_name,
                     to_address=contact.email, to_name=contact.name, subject=subject,
-                    body=render_template_text(step.body, contact), message_id=row.message_id,
-                    date=now, in_reply_to=in_reply_to, references=references)
+                    body=body, message_id=row.message_id, date=now, in_reply_to=in_reply_to,
+                    references=references, list_unsubscribe=header_for(token, mailbox.email))

@@ -3,7 +3,8 @@
 New mail is read (mail/inbox.py) on an IMAP session someone else signed in: the health check's,
 or the sender's before it sends (models/mail_session.py) — both through models/credentials.py;
 this module never signs in itself. A reply stops that contact's sequence; a bounce marks the
-contact's enrollment bounced; an auto-reply is logged and changes nothing. Every message is
+contact's enrollment bounced; an auto-reply is logged and changes nothing; an email to the
+unsubscribe mailto unsubscribes (models/unsubscribes.py). Every message is
 recorded once per mailbox by Message-ID, so a renumbered folder (UIDVALIDITY change) or a
 re-read after an outage counts nothing twice. Sending waits for a fetch that is newer than the
 mailbox's last reconnect (`fresh_for_sending`), so a contact who replied during an outage gets
@@ -22,6 +23,8 @@ from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
 from models.sequences import Enrollment, Sequence, write_log
+from models.suppressions import MAILTO
+from models.unsubscribes import asked_by_email, unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,7 @@ def save_cursor(mailbox_id: int, cursor: Cursor, fetched_at) -> None:
 
 def handle(mailbox_id: int, items: list[Incoming]) -> dict[str, int]:
     """Act on new messages; returns how many of each kind were new."""
-    counts = {"reply": 0, "auto_reply": 0, "bounce": 0, "other": 0}
+    counts = {"reply": 0, "auto_reply": 0, "bounce": 0, "unsubscribe": 0, "other": 0}
     for item in items:
         kind = _handle_one(mailbox_id, item)
         if kind:
@@ -147,13 +150,20 @@ def handle(mailbox_id: int, items: list[Incoming]) -> dict[str, int]:
 
 def _handle_one(mailbox_id: int, item: Incoming) -> str | None:
     key = item.message_id or f"<uid-{item.uid}-no-message-id>"
-    if item.is_bounce:
+    # An email to the List-Unsubscribe mailto (or a bare "Unsubscribe"): the address leaves
+    # every sequence of the team, each with its log line, instead of counting as a reply.
+    team_id = Mailbox.select(Mailbox.team).where(Mailbox.id == mailbox_id).scalar()
+    leaving = None if item.is_bounce else asked_by_email(team_id, item.subject,
+                                                         item.from_address)
+    if leaving:
+        kind, enrollments = "unsubscribe", []
+    elif item.is_bounce:
         kind, enrollments = "bounce", _bounced_enrollments(mailbox_id, item)
     else:
         kind = "auto_reply" if item.auto_reply else "reply"
         match = _replied_enrollment(mailbox_id, item)
         enrollments = [match] if match else []
-    if not enrollments:
+    if not enrollments and not leaving:
         kind = "other"
     try:
         with write_transaction():
@@ -161,6 +171,8 @@ def _handle_one(mailbox_id: int, item: Incoming) -> str | None:
                                   enrollment=enrollments[0] if enrollments else None)
             for enrollment in enrollments:
                 _apply(kind, enrollment, item)
+            if leaving:
+                unsubscribe(team_id, leaving, MAILTO)
     except IntegrityError:
         return None  # seen before (a re-read after an outage or a renumbered folder)
     return kind

@@ -10,6 +10,7 @@ from models.text import has_control_chars
 
 MAX_NAME, MAX_SUBJECT, MAX_BODY, MAX_DELAY_DAYS = 120, 250, 20_000, 365
 MAX_SENDER_NAME = 100
+MAX_FOOTER = 1_000
 TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
 
@@ -39,6 +40,14 @@ def check_delay(delay_days: int | None, delay_hours: int | None) -> None:
         raise ValueError(f"Wait between 0 and {MAX_DELAY_DAYS} days.")
     if delay_hours is None or not 0 <= delay_hours <= 23:
         raise ValueError("Hours go from 0 to 23.")
+
+
+def check_footer(footer: str) -> None:
+    """The optional unsubscribe footer: a few lines below every email, e.g. "Not interested?
+    {{unsubscribe_url}}". Empty is fine (no footer)."""
+    if len(footer) > MAX_FOOTER:
+        raise ValueError(f"Keep the footer under {MAX_FOOTER:,} characters.")
+    _check_template(footer)
 
 
 def _check_template(text: str) -> None:

@@ -10,6 +10,7 @@ Beside it: the template language (models/templating.py), what the forms accept
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from peewee import (
@@ -31,6 +32,7 @@ from models.contacts import Contact
 from models.mailboxes import DISABLED, Mailbox
 from models.sequence_log import REMOVED
 from models.sequence_rules import MAX_SUBJECT
+from models.suppressions import suppressed
 
 ACTIVE, PAUSED, BLOCKED = "active", "paused", "blocked"
 STATE_LABELS = {ACTIVE: "Active", PAUSED: "Paused", BLOCKED: "Blocked"}
@@ -56,6 +58,8 @@ class Sequence(Timestamped):
     window_start = IntegerField(default=9 * 60)
     window_end = IntegerField(default=17 * 60)
     timezone = CharField(default="UTC")
+    # Added below every email's text when not empty, e.g. "Not for you? {{unsubscribe_url}}".
+    unsubscribe_footer = TextField(default="")
 
     @property
     def state(self) -> str:
@@ -343,17 +347,26 @@ def remove_step(sequence, user, step) -> str | None:
     return None
 
 
-def enroll(sequence, contacts, user) -> tuple[int, int]:
-    """Enroll the team's contacts among `contacts` (a Contact query); returns (enrolled, were
-    in it already). Their first email is due after the first step's delay; the sending window
-    applies on top."""
-    chosen = contacts.select(Contact.id).where(Contact.team == sequence.team_id)
-    ids = {cid for (cid,) in chosen.tuples()}
+class Enrolled(NamedTuple):
+    added: int
+    already: int      # were in the sequence already
+    suppressed: int   # on the team's suppression list: skipped
+
+
+def enroll(sequence, contacts, user) -> Enrolled:
+    """Enroll the team's contacts among `contacts` (a Contact query), but for those on the
+    suppression list. Their first email is due after the first step's delay; the sending
+    window applies on top."""
+    chosen = contacts.select(Contact.id, Contact.email).where(Contact.team == sequence.team_id)
+    emails = dict(chosen.tuples())
+    ids = set(emails)
     already = {cid for (cid,) in Enrollment.select(Enrollment.contact).where(
         Enrollment.sequence == sequence).tuples()} & ids
-    new = sorted(ids - already)
+    barred = suppressed(sequence.team_id, [emails[cid] for cid in ids - already])
+    skipped = {cid for cid in ids - already if emails[cid] in barred}
+    new = sorted(ids - already - skipped)
     if not new:
-        return 0, len(already)
+        return Enrolled(0, len(already), len(skipped))
     first = sequence.steps_in_order().first()
     now = clock.now()
     due = now + (first.delay if first else timedelta(0))
@@ -364,7 +377,7 @@ def enroll(sequence, contacts, user) -> tuple[int, int]:
             Enrollment.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
         write_log(sequence, "enrolled", says.enrolled(user, len(new)))
         changes.bump(sequence.team_id)
-    return len(new), len(already)
+    return Enrolled(len(new), len(already), len(skipped))
 
 
 def delete_sequence(sequence) -> None:

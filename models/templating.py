@@ -4,8 +4,11 @@ for each contact when sent."""
 
 import re
 
-# The fields a subject or body may use: a contact's own columns.
-FIELDS = ("first_name", "last_name", "email", "company", "title")
+# The fields a subject or body may use: a contact's own columns, and the links Tether fills
+# in for each email it sends (a preview without them shows the fallback).
+CONTACT_FIELDS = ("first_name", "last_name", "email", "company", "title")
+LINK_FIELDS = ("unsubscribe_url",)
+FIELDS = CONTACT_FIELDS + LINK_FIELDS
 _FIELD = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}")
 
 
@@ -21,10 +24,13 @@ def template_problem(text: str) -> str | None:
     return None
 
 
-def render_template_text(text: str, contact) -> str:
-    """Fill a template's fields from a contact; an empty field takes its fallback."""
+def render_template_text(text: str, contact, links: dict | None = None) -> str:
+    """Fill a template's fields from a contact and `links` ({"unsubscribe_url": …}); an empty
+    field takes its fallback."""
     def value(match):
-        found = getattr(contact, match.group(1), "") or ""
+        name = match.group(1)
+        found = ((links or {}).get(name) if name in LINK_FIELDS
+                 else getattr(contact, name, "")) or ""
         return found or (match.group(2) or "").strip()
 
     return _FIELD.sub(value, text)

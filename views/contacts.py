@@ -141,13 +141,15 @@ def enroll_contacts(sequence_id):
         if request.form.get("all") != "1":
             ids = [i for i in map(object_id, request.form.getlist("contact")) if i]
             contacts = Contact.select().where(Contact.id.in_(ids[:PER_PAGE * 4]))
-        added, already = enroll(sequence, contacts, current_user)
+        added, already, barred = enroll(sequence, contacts, current_user)
         if added:
             from tasks.sending import send_now
 
             send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
-        if added or already:
-            note = f" ({already:,} were in it already)" if already else ""
+        if added or already or barred:
+            notes = ([f"{already:,} were in it already"] if already else []) + (
+                [f"{barred:,} skipped: on the suppression list (unsubscribed)"] if barred else [])
+            note = f" ({'; '.join(notes)})" if notes else ""
             flash(f"{added:,} contact{'s' if added != 1 else ''} enrolled{note}.",
                   "success" if added else "info")
             return redirect(url_for("sequences.show", sequence_id=sequence.id))

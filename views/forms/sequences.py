@@ -7,12 +7,14 @@ from wtforms.widgets import TimeInput
 
 from models.mailboxes import Mailbox
 from models.sequence_rules import (
+    MAX_FOOTER,
     MAX_NAME,
     MAX_SENDER_NAME,
     MAX_SUBJECT,
     TIMEZONES,
     check_body,
     check_delay,
+    check_footer,
     check_mailbox,
     check_name,
     check_sender_name,
@@ -65,12 +67,16 @@ class SettingsForm(Form):
     window_end = StringField("and", widget=TimeInput(), render_kw={"required": True})
     timezone = SelectField("Time zone", choices=TIMEZONES,
                            validate_choice=False, validators=[Rule(check_timezone)])
+    unsubscribe_footer = TextAreaField("Unsubscribe footer", filters=[strip],
+                                       render_kw={"maxlength": MAX_FOOTER, "rows": 3},
+                                       validators=[Rule(check_footer)])
 
     def __init__(self, sequence, mailboxes, *args, **kwargs):
         saved = dict(name=sequence.name or "", sender_name=sequence.sender_name,
                      mailbox=str(sequence.mailbox_id or ""), days=sequence.days,
                      window_start=_hhmm(sequence.window_start),
-                     window_end=_hhmm(sequence.window_end), timezone=sequence.timezone)
+                     window_end=_hhmm(sequence.window_end), timezone=sequence.timezone,
+                     unsubscribe_footer=sequence.unsubscribe_footer)
         super().__init__(*args, data=saved, **kwargs)
         self.sequence, self.chosen_mailbox = sequence, None
         self.mailbox.choices = [("", "Choose a mailbox…")] + [
@@ -97,7 +103,8 @@ class SettingsForm(Form):
         return dict(name=self.name.data, mailbox=self.chosen_mailbox,
                     sender_name=self.sender_name.data,
                     window_days=",".join(map(str, self.days.data)), window_start=start,
-                    window_end=end, timezone=self.timezone.data)
+                    window_end=end, timezone=self.timezone.data,
+                    unsubscribe_footer=self.unsubscribe_footer.data or "")
 
 
 class StepForm(Form):
