@@ -128,6 +128,7 @@ def _register_request_hooks(app):
 
 def _register_blueprints(app):
     from views import (
+        alerts,
         auth,
         contacts,
         mailboxes,
@@ -140,7 +141,7 @@ def _register_blueprints(app):
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+                   alerts, system):
         app.register_blueprint(module.bp)
 
 

@@ -56,6 +56,23 @@ def shown_as(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
 
 
+def _addresses(parts, policy: HostPolicy):
+    """The vetted addresses to connect to, or what is wrong in words."""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        return resolve(parts.hostname, port, policy, "webhook")
+    except HostRefused as e:
+        return e.failure.cause
+    except MailError as e:
+        return f"The host name could not be resolved ({e.failure.cause})"
+
+
+def host_problem(url: str, policy: HostPolicy) -> str | None:
+    """Why the URL's host is refused (checked when saved, and again at each delivery)."""
+    found = _addresses(urlsplit(url), policy)
+    return found if isinstance(found, str) else None
+
+
 @dataclass(frozen=True)
 class Answer:
     ok: bool
@@ -103,8 +120,8 @@ def _open(addresses, timeout) -> socket.socket:
     raise error or OSError("no address")
 
 
-def post(url: str, secret: str, message_id: str, at: datetime, body: str, policy: HostPolicy,
-         timeout: float = TIMEOUT) -> Answer:
+def post(url: str, secret: str, message_id: str, at: datetime, body: str,
+         policy: HostPolicy) -> Answer:
     """POST `body` signed with `secret`. A 2xx answer is delivered; anything else (a 3xx
     included: redirects are not followed) is a failure in words."""
     if problem := url_problem(url):
@@ -112,17 +129,15 @@ def post(url: str, secret: str, message_id: str, at: datetime, body: str, policy
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    try:
-        addresses = resolve(parts.hostname, port, policy, "webhook")
-    except HostRefused as e:
-        return Answer(False, None, e.failure.cause)
-    except MailError as e:
-        return Answer(False, None, f"The host name could not be resolved ({e.failure.cause})")
+    addresses = _addresses(parts, policy)
+    if isinstance(addresses, str):
+        return Answer(False, None, addresses)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                **sign(secret, message_id, at, body)}
+    timeout = TIMEOUT  # read now: a test shortens it
     connection = (_PinnedHTTPS if https else _PinnedHTTP)(parts.hostname, port, addresses, timeout)
     try:
         connection.request("POST", path, body=body.encode(), headers=headers)
