@@ -1,4 +1,5 @@
-"""A webhook receiver on loopback that writes down every request it gets, for the alerts tests.
+"""A webhook receiver on loopback that writes down every request it gets, and the alerts
+tests' fixtures (a pytest plugin: tests/conftest.py).
 
 Its `answer` says how it behaves: a status (204, 500…), "redirect" (302 to `location`), or
 "hang" (never answers until stopped). Apprise's json:// destination posts to it too.
@@ -6,6 +7,8 @@ Its `answer` says how it behaves: a status (204, 500…), "redirect" (302 to `lo
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 
 class Receiver:
@@ -49,3 +52,26 @@ class Receiver:
         self._released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def loopback_allowed(app, monkeypatch):
+    """Let alert URLs reach this machine, in this process and in a worker started after."""
+    monkeypatch.setenv("TETHER_ALLOW_LOOPBACK_ALERT_HOSTS", "1")
+    app.config["ALLOW_LOOPBACK_ALERT_HOSTS"] = True
+    yield
+    app.config["ALLOW_LOOPBACK_ALERT_HOSTS"] = False
+
+
+@pytest.fixture
+def receiver():
+    """receiver(answer=204, location="") makes a Receiver; all are stopped after the test."""
+    made = []
+
+    def make(answer=204, location=""):
+        made.append(Receiver(answer, location))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.stop()

@@ -8,7 +8,6 @@ import os
 import re
 import time
 
-import pytest
 from standardwebhooks.webhooks import Webhook
 
 import clock
@@ -20,35 +19,12 @@ from models.health import record_failure, transition
 from models.notifications import Notification
 from models.sequences import create_sequence
 from tests import factories
-from tests.alert_receivers import Receiver
 from tests.support import Accounts, post_form, wait_for
 from tests.test_state_machine import REVOKED
 
 ALL_EVENTS = ["mailbox.reconnect_required", "mailbox.degraded", "mailbox.recovered",
               "mailbox.expiring_soon", "sequence.blocked", "sequence.unblocked",
               "outbox.outcome_unknown"]
-
-
-@pytest.fixture
-def loopback_allowed(app, monkeypatch):
-    """Let alert URLs reach this machine, in this process and in a worker started after."""
-    monkeypatch.setenv("TETHER_ALLOW_LOOPBACK_ALERT_HOSTS", "1")
-    app.config["ALLOW_LOOPBACK_ALERT_HOSTS"] = True
-    yield
-    app.config["ALLOW_LOOPBACK_ALERT_HOSTS"] = False
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(answer=204, location=""):
-        made.append(Receiver(answer, location))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.stop()
 
 
 def add_webhook(client, url, events=ALL_EVENTS):
