@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
 
@@ -20,7 +21,7 @@ from models.notifications import Notification
 from models.sequences import create_sequence
 from tests import factories
 from tests.support import Accounts, post_form, wait_for
-from tests.test_state_machine import REVOKED
+from tests.test_state_machine import OUTAGE, REVOKED
 
 ALL_EVENTS = ["mailbox.reconnect_required", "mailbox.degraded", "mailbox.recovered",
               "mailbox.expiring_soon", "sequence.blocked", "sequence.unblocked",
@@ -246,8 +247,6 @@ def test_a_sequence_blocked_by_its_mailbox_is_one_alert_per_sequence_and_unblock
 
 def test_an_expiring_connection_is_told_once_per_deadline(
         loopback_allowed, receiver, accounts, client):
-    from datetime import timedelta
-
     from tasks.alerts import find_expiring
 
     accounts.sign_up()
@@ -262,3 +261,64 @@ def test_an_expiring_connection_is_told_once_per_deadline(
     data = json.loads(body)["data"]
     assert data["mailbox"]["email"] == "sam@acme.test" and "90 days" in data["cause"]
     assert data["reconnect_url"]
+
+
+def test_an_email_whose_outcome_is_unknown_is_told_once(
+        loopback_allowed, receiver, accounts, client):
+    from models import outbox
+    from tests.test_outbox import MONDAY_10, running, set_now
+
+    accounts.sign_up()
+    hook = receiver()
+    add_webhook(client, hook.url, events=["outbox.outcome_unknown"])
+    owner = User.get()
+    set_now(MONDAY_10)
+    box = factories.mailbox(daily_limit=50)
+    running(owner, box)
+    outbox.plan(box, clock.now())
+    (row,) = outbox.claim(box, "dead", clock.now())
+    outbox.begin_transmit(row, "dead", box.id, "Hi Ada", clock.now())  # …then the worker died
+    set_now(clock.now() + outbox.LEASE + timedelta(seconds=1))
+    (orphan,) = outbox.adopt_orphans(box.id, "me", clock.now())
+    assert outbox.settle(orphan, "me", found=False, provider_files_sent=False,
+                         now=clock.now()) == outbox.UNKNOWN
+    alert_delivery.send_due()
+    (_, body), = hook.received()
+    payload = json.loads(body)
+    assert payload["type"] == "outbox.outcome_unknown"
+    assert payload["data"]["recipient"] == "ada@client.test"
+    assert payload["data"]["sequence"]["name"] == "Outreach"
+    assert "Send again" in payload["data"]["cause"]
+
+
+def test_a_degraded_mailbox_is_an_alert_of_its_own_and_asks_no_one_to_reconnect(
+        loopback_allowed, receiver, accounts, client):
+    accounts.sign_up()
+    hook = receiver()
+    add_webhook(client, hook.url)
+    record_failure(factories.mailbox().id, OUTAGE)
+    events.dispatch()
+    alert_delivery.send_due()
+    (_, body), = hook.received()
+    payload = json.loads(body)
+    assert payload["type"] == "mailbox.degraded"
+    assert payload["data"]["cause"] == "The provider is temporarily unavailable."
+    assert "reconnect_url" not in payload["data"]
+
+
+def test_an_apprise_urls_token_reaches_no_log_page_or_delivery_log(
+        loopback_allowed, receiver, accounts, client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    accounts.sign_up()
+    hook = receiver(answer=500)
+    token = "SuperSecretToken0123456789"
+    assert add_chat(client, f"json://alerts:{token}@127.0.0.1:{hook.port}/hooks").status_code == 302
+    alert_delivery.send_test(AlertDestination.get())
+    alert_delivery.send_due()
+    row = AlertDelivery.get()
+    assert row.status == FAILED and row.last_error.startswith("JSON did not accept the message")
+    assert hook.received()  # it was tried, with the token (Basic auth) on the wire
+    page = client.get("/settings/alerts").get_data(as_text=True)
+    assert token not in caplog.text and token not in page and token not in row.last_error
