@@ -176,6 +176,12 @@ def test_a_redirect_is_not_followed_to_metadata_or_anywhere(
         assert row.status == FAILED  # a test alert is tried once
         assert "Tether does not follow redirects" in row.last_error
         assert len(hook.received()) == 1
+    # An Apprise json:// destination does not follow one either.
+    hook = receiver(answer="redirect", location=elsewhere.url)
+    assert add_chat(client, hook.url.replace("http://", "json://")).status_code == 302
+    alert_delivery.send_test(AlertDestination.get(AlertDestination.kind == "chat"))
+    alert_delivery.send_due()
+    assert len(hook.received()) == 1
     assert elsewhere.received() == []
 
 

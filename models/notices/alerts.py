@@ -6,7 +6,7 @@ it (models/alert_delivery.py), and the queue's unique (destination, key) makes i
 from datetime import datetime
 
 from models import alert_delivery
-from models.notices import bell, decide, wording
+from models.notices import bell, decide
 from models.notices.channels import channel
 
 
@@ -21,20 +21,11 @@ def _tell(team_id: int, alert: decide.Alert) -> int:
 
 
 def expiring_soon(mailbox, deadline: datetime, warning: str) -> int:
-    """mailbox.expiring_soon, once per mailbox and deadline."""
-    words = wording.mailbox_alert(mailbox, "mailbox.expiring_soon", warning)
-    alert = decide.Alert("mailbox.expiring_soon",
-                         f"mailbox.expiring_soon:{mailbox.id}:{deadline:%Y-%m-%d}",
-                         words.title, words.data)
-    return _tell(mailbox.team_id, alert)
+    return _tell(mailbox.team_id, decide.expiring_alert(mailbox, deadline, warning))
 
 
 def outcome_unknown(row, mailbox, cause: str) -> int:
-    """outbox.outcome_unknown, once per email."""
-    words = wording.outcome_unknown(row, mailbox, cause)
-    return _tell(mailbox.team_id, decide.Alert("outbox.outcome_unknown",
-                                               f"outbox.outcome_unknown:{row.id}",
-                                               words.title, words.data))
+    return _tell(mailbox.team_id, decide.outcome_unknown_alert(row, mailbox, cause))
 
 
 def destination_paused(destination) -> int:

@@ -170,6 +170,20 @@ def alerts_for_event(event: MailboxEvent, mailbox, *, reminder: bool = False) ->
     return [(d, a) for a in alerts for d in destinations if d.wants(a.type)]
 
 
+def expiring_alert(mailbox, deadline, warning: str) -> Alert:
+    """mailbox.expiring_soon: once per mailbox and deadline."""
+    words = wording.mailbox_alert(mailbox, "mailbox.expiring_soon", warning)
+    return Alert("mailbox.expiring_soon", f"mailbox.expiring_soon:{mailbox.id}:{deadline:%Y-%m-%d}",
+                 words.title, words.data)
+
+
+def outcome_unknown_alert(row, mailbox, cause: str) -> Alert:
+    """outbox.outcome_unknown: once per email."""
+    words = wording.outcome_unknown(row, mailbox, cause)
+    return Alert("outbox.outcome_unknown", f"outbox.outcome_unknown:{row.id}", words.title,
+                 words.data)
+
+
 def team_alert(team_id: int, alert: Alert) -> list[tuple]:
     """[(destination, alert)] for an occasion that is no transition (an expiring connection,
     an email whose outcome is unknown)."""
