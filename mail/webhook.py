@@ -12,7 +12,6 @@ costs at most TIMEOUT per socket operation, and the whole answer read is capped.
 import base64
 import http.client
 import os
-import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
+from mail.connect import _open as open_vetted  # the one way to reach vetted addresses
 from mail.failures import MailError
 from mail.hosts import HostPolicy, HostRefused, resolve
 
@@ -93,7 +93,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._addresses = addresses
 
     def connect(self):
-        self.sock = _open(self._addresses, self.timeout)
+        self.sock = open_vetted(self._addresses, self.host, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -102,22 +102,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._addresses = addresses
 
     def connect(self):
-        raw = _open(self._addresses, self.timeout)
+        raw = open_vetted(self._addresses, self.host, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
-
-
-def _open(addresses, timeout) -> socket.socket:
-    error = None
-    for family, sockaddr in addresses:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as e:
-            sock.close()
-            error = e
-    raise error or OSError("no address")
 
 
 def post(url: str, secret: str, message_id: str, at: datetime, body: str,
