@@ -147,7 +147,9 @@ def sequence_alert_type(event: MailboxEvent) -> str | None:
 
 
 def alert_wants(event: MailboxEvent) -> bool:
-    return bool(mailbox_alert_type(event) or sequence_alert_type(event))
+    """An alert's occasion, in a team that has somewhere to send it."""
+    return (bool(mailbox_alert_type(event) or sequence_alert_type(event))
+            and AlertDestination.of_team(event.team_id).exists())
 
 
 def alerts_for_event(event: MailboxEvent, mailbox, *, reminder: bool = False) -> list[tuple]:
