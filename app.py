@@ -128,6 +128,7 @@ def _register_request_hooks(app):
 
 def _register_blueprints(app):
     from views import (
+        alerts,
         auth,
         contacts,
         mailboxes,
@@ -142,7 +143,7 @@ def _register_blueprints(app):
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   suppressions, unsubscribe, system):
+                   suppressions, unsubscribe, alerts, system):
         app.register_blueprint(module.bp)
 
 

@@ -175,6 +175,13 @@ def read(overrides: dict | None = None) -> dict:
         # so allowed unless the operator turns it off ("0") where the private network holds
         # services that users must not reach. Link-local and metadata are always refused.
         "ALLOW_PRIVATE_MAIL_HOSTS": env.get("TETHER_ALLOW_PRIVATE_MAIL_HOSTS", "1") != "0",
+        # Alerts out (models/alert_delivery.py): webhook and custom chat (json://, xml://,
+        # form://) URLs are typed in by team admins, so by default they may not reach this
+        # machine or the private network; link-local and metadata addresses never. "1" lets
+        # loopback through (the tests' local receivers), or RFC 1918 / ULA hosts (a team's
+        # own Mattermost on the office network).
+        "ALLOW_LOOPBACK_ALERT_HOSTS": env.get("TETHER_ALLOW_LOOPBACK_ALERT_HOSTS", "") == "1",
+        "ALLOW_PRIVATE_ALERT_HOSTS": env.get("TETHER_ALLOW_PRIVATE_ALERT_HOSTS", "") == "1",
         # /metrics for Prometheus: off (404) unless set; a scraper sends it as a bearer token.
         "METRICS_TOKEN": env.get("TETHER_METRICS_TOKEN", ""),
     }

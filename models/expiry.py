@@ -18,6 +18,12 @@ MICROSOFT_UNUSED = timedelta(days=90)
 
 def warning(mailbox, *, now: datetime, google_testing: bool) -> str | None:
     """A plain-words warning if the mailbox's token will die soon, else None."""
+    found = soonest(mailbox, now=now, google_testing=google_testing)
+    return found[1] if found else None
+
+
+def soonest(mailbox, *, now: datetime, google_testing: bool) -> tuple[datetime, str] | None:
+    """(when the token dies, the warning in plain words) if that is soon, else None."""
     if not mailbox.is_oauth or mailbox.deleted_at or mailbox.status == RECONNECT_REQUIRED:
         return None
     flavour = mailbox.provider.split("-")[0]
@@ -34,5 +40,5 @@ def warning(mailbox, *, now: datetime, google_testing: bool) -> str | None:
     for deadline, notice, words in sorted(limits):
         if deadline - now <= notice:
             when = "has expired" if deadline <= now else f"expires around {deadline:%b %d}"
-            return f"This connection {when}: {words}. Reconnect before then to avoid a pause."
+            return deadline, f"This connection {when}: {words}. Reconnect before then to avoid a pause."
     return None

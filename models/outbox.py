@@ -340,7 +340,14 @@ def settle(row: OutboxEmail, owner: str, *, found: bool, provider_files_sent: bo
                       "“Send again” only if it did not arrive.", contact=row.contact_id,
                       details={"outbox": row.id, "message_id": row.message_id})
             changes.bump(_team_of(row))
-        return UNKNOWN
+            told = row.mailbox_id is not None
+        else:
+            told = False
+    if told:  # the team's chat and webhooks hear of it once (models/notices/alerts.py)
+        from models.notices import outcome_unknown  # notices import the outbox's tables
+
+        outcome_unknown(row, Mailbox.get_by_id(row.mailbox_id), f"{what[0].upper()}{what[1:]}.")
+    return UNKNOWN
 
 
 # ---- What people do ----------------------------------------------------------------------------

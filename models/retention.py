@@ -3,8 +3,8 @@ batches of a bounded size (never one huge DELETE holding the write lock), by a d
 worker (tasks/retention.py).
 
 What goes, once older than N days: status history; transition events every handler has run
-(with their delivery records); notifications people have read; OAuth attempts (all long
-expired); inbound messages Tether did not act on; the task queue's unread results
+(with their delivery records); notifications people have read; alerts delivered or given
+up (the Alerts page's delivery log); OAuth attempts (all long expired); inbound messages Tether did not act on; the task queue's unread results
 (models/task_results.py). What stays, however old: everything an incident still open relies
 on — its events (reminders and the recovery notice find the incident by them) and its
 notifications (a reminder is sent once because its notification exists); events not yet
@@ -19,6 +19,7 @@ from peewee import IntegrityError
 
 import clock
 from models import task_results
+from models.alerts import PENDING, AlertDelivery
 from models.base import db, write_transaction
 from models.events import EventDelivery
 from models.health import MailboxEvent, MailboxHistory, open_incident
@@ -86,6 +87,8 @@ def prune(days: int, storage=None, batch: int = BATCH) -> dict[str, list[int]]:
     pruned["notification"] = in_batches(
         Notification, Notification.read_at.is_null(False) & (Notification.created_at < cutoff)
         & (Notification.incident.is_null() | Notification.incident.not_in(keep)), batch)
+    pruned["alert_delivery"] = in_batches(
+        AlertDelivery, (AlertDelivery.status != PENDING) & (AlertDelivery.created_at < cutoff), batch)
     pruned["oauth_attempt"] = in_batches(OAuthAttempt, OAuthAttempt.created_at < cutoff, batch)
     # An enrollment gone (its sequence or contact deleted) leaves nothing to match a reply to.
     pruned["inbound_message"] = in_batches(

@@ -10,6 +10,7 @@ import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
 from models import events, notices
 from tasks import URGENT, huey, with_db
+from tasks.alerts import queue_due
 
 MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
 
@@ -22,8 +23,12 @@ def dispatch_events(retry: int = 0):
 
 
 def deliver_events(retry: int = 0) -> None:
-    """Dispatch now; when a handler failed, try again in seconds (doubling, a few times)."""
-    if events.dispatch().failed and retry < MAX_QUICK_RETRIES:
+    """Dispatch now; when a handler failed, try again in seconds (doubling, a few times).
+    Alerts the dispatch queued for chat and webhooks go out at once (tasks/alerts.py)."""
+    dispatched = events.dispatch()
+    if dispatched.delivered:
+        queue_due()
+    if dispatched.failed and retry < MAX_QUICK_RETRIES:
         dispatch_events.schedule((retry + 1,),
                                  delay=events.RETRY_AFTER.total_seconds() * 2 ** retry)
 

@@ -22,7 +22,8 @@ os.environ["TETHER_SANDBOX_CONFIG"] = os.path.join(_tmp, "sandbox.json")
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = f"sqlite:///{os.path.join(_tmp, 'tether.db')}"
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.chromium_fixtures", "tests.smtp_relay"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.chromium_fixtures", "tests.smtp_relay",
+                  "tests.alert_receivers"]
 
 import clock  # noqa: E402
 import config  # noqa: E402

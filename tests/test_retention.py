@@ -11,6 +11,7 @@ import pytest
 import clock
 import config
 from models import events, retention
+from models.alerts import AlertDelivery, AlertDestination
 from models.contacts import Contact
 from models.events import EventDelivery
 from models.health import MailboxEvent, MailboxHistory, open_incident, record_failure, transition
@@ -45,7 +46,15 @@ def _bookkeeping(mailbox, user, age: timedelta, tag: str) -> None:
                         team=user.team_id, provider="google-sandbox", code_verifier="v" * 43,
                         nonce="n")
     InboundMessage.create(mailbox=mailbox, message_id=f"<{tag}@elsewhere.test>", kind="other")
+    AlertDelivery.create(destination=_destination(user), key=tag, event_type="test", title=tag,
+                         payload="{}", status="sent")
     _days_ago(timedelta(0))
+
+
+def _destination(user):
+    return (AlertDestination.get_or_none(AlertDestination.team == user.team_id)
+            or AlertDestination.create(team=user.team_id, kind="webhook", url="https://x.test/h",
+                                       shown_as="https://x.test/h", secret="whsec_c2VjcmV0"))
 
 
 def _owner():
@@ -64,13 +73,16 @@ def test_old_bookkeeping_goes_and_young_stays(accounts):
                                   from_status="degraded", to_status="connected")
     Notification.create(team=owner.team_id, user=owner, kind="recovered", title="unread",
                         dedupe_key="old:unread")
+    AlertDelivery.create(destination=_destination(owner), key="retrying", event_type="test",
+                         title="retrying", payload="{}")  # an alert still being retried
     _days_ago(timedelta(0))
 
     pruned = retention.prune(90)
 
     assert {name: sum(n) for name, n in pruned.items()} == {
         "mailbox_history": 1, "event_delivery": 1, "mailbox_event": 1, "notification": 1,
-        "oauth_attempt": 1, "inbound_message": 1}
+        "alert_delivery": 1, "oauth_attempt": 1, "inbound_message": 1}
+    assert sorted(a.key for a in AlertDelivery.select()) == ["retrying", "young"]
     assert [h.cause for h in MailboxHistory.select()] == ["young"]
     assert sorted(e.cause for e in MailboxEvent.select()) == ["waiting", "young"]
     assert [d.event.cause for d in EventDelivery.select()] == ["young"]
@@ -79,7 +91,7 @@ def test_old_bookkeeping_goes_and_young_stays(accounts):
     assert [m.message_id for m in InboundMessage.select()] == ["<young@elsewhere.test>"]
     assert MailboxEvent.get_by_id(waiting.id).dispatched_at is None
     assert retention.prune(90) == {"mailbox_history": [], "event_delivery": [],
-                                   "mailbox_event": [], "notification": [],
+                                   "mailbox_event": [], "notification": [], "alert_delivery": [],
                                    "oauth_attempt": [], "inbound_message": []}
 
 

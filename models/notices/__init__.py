@@ -14,14 +14,16 @@ Where it is enforced:
   delivery retried after a crash.
 
 The modules: links (the reconnect link), people (recipients, operators), wording (what each
-notice says), decide, channels, bell, emails (sent now, or kept until a mailer works), banner
-(the operators' "no mailer" banner). The bell's and the emails' tables live in
+notice says), decide, channels, bell, emails (sent now, or kept until a mailer works), alerts
+(a team's chat and webhook destinations: one per occasion per destination, queued for the
+worker), banner (the operators' "no mailer" banner). The bell's and the emails' tables live in
 models/notifications.py and models/notice_emails.py.
 """
 
 from mail.system_mailer import relay
 from models.notice_emails import EmailSent, WaitingEmail
-from models.notices import bell, emails  # noqa: F401  (registers the channels)
+from models.notices import alerts, bell, emails  # noqa: F401  (registers the channels)
+from models.notices.alerts import destination_paused, expiring_soon, outcome_unknown
 from models.notices.banner import mailer_banner
 from models.notices.channels import remind
 from models.notices.decide import Notice, due_reminders, for_event
@@ -29,6 +31,7 @@ from models.notices.emails import send_waiting, waiting_count
 from models.notices.links import read_reconnect_link, reconnect_link, reconnect_token
 from models.notices.people import operators, recipients
 
-__all__ = ["EmailSent", "Notice", "WaitingEmail", "due_reminders", "for_event", "mailer_banner",
+__all__ = ["EmailSent", "Notice", "WaitingEmail", "destination_paused", "due_reminders",
+           "expiring_soon", "for_event", "mailer_banner", "outcome_unknown",
            "operators", "read_reconnect_link", "recipients", "reconnect_link", "reconnect_token",
            "relay", "remind", "send_waiting", "waiting_count"]

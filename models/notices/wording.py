@@ -109,3 +109,66 @@ def operator_alert(mailbox, event) -> Words:
               f"This is the deployment's problem, not the mailbox owners': {fix} "
               "Affected mailboxes show as Degraded and recover by themselves at their next "
               "check. Nobody was asked to reconnect.\n"))
+
+
+# --- alerts (a team's chat and webhook destinations) -------------------------------------------
+
+@dataclass(frozen=True)
+class AlertWords:
+    title: str
+    data: dict  # the payload's data: the mailbox by address, the cause in words; never a secret
+
+
+def _mailbox_data(mailbox) -> dict:
+    return {"email": mailbox.email, "provider": _provider_label(mailbox),
+            "status": mailbox.status}
+
+
+_MAILBOX_TITLES = {
+    "mailbox.reconnect_required": "{email} needs reconnecting",
+    "mailbox.degraded": "{email} is degraded: Tether keeps retrying",
+    "mailbox.recovered": "{email} works again",
+    "mailbox.expiring_soon": "{email}'s connection expires soon",
+}
+
+
+def mailbox_alert(mailbox, kind: str, cause: str) -> AlertWords:
+    data = {"team": mailbox.team.name, "mailbox": _mailbox_data(mailbox),
+            "cause": cause or ("It works again." if kind == "mailbox.recovered" else ""),
+            "sequences": [s.name for s in Sequence.using_mailbox(mailbox)]}
+    if kind in ("mailbox.reconnect_required", "mailbox.expiring_soon"):
+        data["reconnect_url"] = reconnect_link(mailbox)
+    return AlertWords(_MAILBOX_TITLES[kind].format(email=mailbox.email), data)
+
+
+def sequence_alert(sequence, mailbox, kind: str, cause: str) -> AlertWords:
+    blocked = kind == "sequence.blocked"
+    title = (f"Sequence “{sequence.name}” is blocked: {mailbox.email} needs attention" if blocked
+             else f"Sequence “{sequence.name}” is unblocked")
+    data = {"team": mailbox.team.name, "sequence": {"name": sequence.name},
+            "mailbox": _mailbox_data(mailbox),
+            "cause": cause if blocked else f"{mailbox.email} works again; sending resumes."}
+    if blocked and mailbox.deleted_at is None:
+        data["reconnect_url"] = reconnect_link(mailbox)
+    return AlertWords(title, data)
+
+
+def outcome_unknown(row, mailbox, cause: str) -> AlertWords:
+    """An email that may or may not have gone out (DESIGN §4: never resent by itself)."""
+    return AlertWords(
+        f"Email {row.number} to {row.to_email} may or may not have been sent",
+        {"team": mailbox.team.name, "mailbox": _mailbox_data(mailbox),
+         "sequence": {"name": row.sequence.name}, "recipient": row.to_email,
+         "cause": f"{cause} Tether does not send it again by itself: check the Sent folder or "
+                  "ask the contact, and press “Send again” in the sequence only if it did not "
+                  "arrive."})
+
+
+def destination_paused(destination) -> Words:
+    what = f"{destination.service} destination {destination.shown_as}"
+    return Words(
+        title=f"Alerts to {destination.service} paused",
+        summary=(f"The {what} failed many times in a row, so Tether stopped sending to it. "
+                 "Fix it, then resume it on Settings → Alerts."),
+        subject=f"Alerts to {destination.service} paused",
+        text=f"The {what} failed many times in a row; resume it on Settings → Alerts.\n")
