@@ -133,14 +133,15 @@ def _register_blueprints(app):
         mailboxes,
         notifications,
         oauth,
+        sequence_move,
         sequences,
         settings,
         system,
         team,
     )
 
-    for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+    for module in (auth, settings, mailboxes, oauth, sequences, sequence_move, contacts, team,
+                   notifications, system):
         app.register_blueprint(module.bp)
 
 
