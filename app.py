@@ -133,6 +133,7 @@ def _register_blueprints(app):
         mailboxes,
         notifications,
         oauth,
+        reconnect_all,
         sequence_move,
         sequences,
         settings,
@@ -140,8 +141,8 @@ def _register_blueprints(app):
         team,
     )
 
-    for module in (auth, settings, mailboxes, oauth, sequences, sequence_move, contacts, team,
-                   notifications, system):
+    for module in (auth, settings, mailboxes, oauth, reconnect_all, sequences, sequence_move,
+                   contacts, team, notifications, system):
         app.register_blueprint(module.bp)
 
 
