@@ -11,8 +11,14 @@ skipped.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+import clock
 from models.mailboxes import RECONNECT_REQUIRED, Mailbox
+
+# A round left half-way (the person wandered off) stops steering the ordinary reconnect pages
+# back to it after this long.
+LASTS = timedelta(hours=1)
 
 
 def mine_to_reconnect(user):
@@ -29,22 +35,28 @@ class Round:
     skipped: list[int] = field(default_factory=list)
     said: dict[str, str] = field(default_factory=dict)  # mailbox id → the last outcome's words
     finished: bool = False
+    started: float = 0.0                 # by the one clock, as a timestamp (a session value)
 
     @classmethod
     def start(cls, user) -> "Round | None":
         ids = [m.id for m in mine_to_reconnect(user)]
-        return cls(ids=ids) if ids else None
+        return cls(ids=ids, started=clock.now().timestamp()) if ids else None
 
     @classmethod
     def load(cls, data) -> "Round | None":
         if not isinstance(data, dict) or not isinstance(data.get("ids"), list):
             return None
-        return cls(ids=[int(i) for i in data["ids"]], skipped=[int(i) for i in data["skipped"]],
-                   said=dict(data["said"]), finished=bool(data["finished"]))
+        round_ = cls(ids=[int(i) for i in data["ids"]],
+                     skipped=[int(i) for i in data.get("skipped", [])],
+                     said=dict(data.get("said", {})), finished=bool(data.get("finished")),
+                     started=float(data.get("started", 0)))
+        if clock.now().timestamp() - round_.started > LASTS.total_seconds():
+            round_.finished = True
+        return round_
 
     def dump(self) -> dict:
         return {"ids": self.ids, "skipped": self.skipped, "said": self.said,
-                "finished": self.finished}
+                "finished": self.finished, "started": self.started}
 
     def mailboxes(self, user) -> list[Mailbox]:
         """The round's mailboxes as they are now, in order (another team's never)."""

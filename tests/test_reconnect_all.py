@@ -62,3 +62,20 @@ def test_with_nothing_to_reconnect_the_button_says_so(accounts, client):
     accounts.sign_up()
     response = post_form(client, f"{LIST}/reconnect-all", page=LIST, follow_redirects=True)
     assert "None of your mailboxes needs reconnecting." in response.get_data(as_text=True)
+
+
+def test_a_round_left_half_way_stops_steering_after_an_hour(accounts, client):
+    from datetime import timedelta
+
+    import clock
+    from tests.test_outbox import set_now
+
+    accounts.sign_up()
+    ann = _broken("ann@acme.test", "other")
+    _broken("ben@acme.test", "other")
+    post_form(client, f"{LIST}/reconnect-all", page=LIST)
+    assert "1 of 2" in client.get(f"{LIST}/{ann.id}/credentials").get_data(as_text=True)
+    set_now(clock.now() + timedelta(hours=2))
+    assert "Reconnecting your mailboxes" not in client.get(
+        f"{LIST}/{ann.id}/credentials").get_data(as_text=True)
+    assert client.get(f"{LIST}/reconnect-all/step").location.endswith("/reconnect-all/done")
