@@ -134,6 +134,8 @@ def _register_blueprints(app):
         mailboxes,
         notifications,
         oauth,
+        reconnect_all,
+        sequence_move,
         sequences,
         settings,
         suppressions,
@@ -142,8 +144,8 @@ def _register_blueprints(app):
         unsubscribe,
     )
 
-    for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   suppressions, unsubscribe, alerts, system):
+    for module in (auth, settings, mailboxes, oauth, reconnect_all, sequences, sequence_move,
+                   contacts, team, notifications, suppressions, unsubscribe, alerts, system):
         app.register_blueprint(module.bp)
 
 

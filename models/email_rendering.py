@@ -1,7 +1,8 @@
 """The email an outbox row sends, rendered for its contact when it goes out: the step's
 subject and body filled in (models/templating.py), and a step without a subject as a reply in
-the thread of the contact's earlier emails. Every one carries the unsubscribe headers and link
-(models/unsubscribes.py), and the sequence's unsubscribe footer when it has one."""
+the thread of the contact's earlier emails — or, when those went from another mailbox (the
+sequence was moved), as a new thread with the same subject. Every one carries the unsubscribe
+headers and link (models/unsubscribes.py), and the sequence's unsubscribe footer when it has one."""
 
 from datetime import datetime
 
@@ -35,19 +36,26 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
     if step.subject.strip():
         subject = render_subject(step.subject, contact).strip()
     else:
-        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
+        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject,
+                                          OutboxEmail.mailbox)
                        .where((OutboxEmail.enrollment == row.enrollment_id)
                               & OutboxEmail.status.in_((SENT, UNKNOWN))
                               & (OutboxEmail.position < row.position))
                        .order_by(OutboxEmail.position, OutboxEmail.id))
-        if earlier:
+        if earlier and earlier[-1].mailbox_id != mailbox.id:
+            # The sequence moved (models/sequence_move.py): a reply from another address in a
+            # thread the contact had with the old one would look forged. A new thread, with
+            # the thread's subject kept (no "Re:": it answers nothing the contact has).
+            subject = _thread_subject(earlier[-1].subject)
+        elif earlier:
             base = earlier[-1].subject
             in_reply_to = earlier[-1].message_id
             references = tuple(e.message_id for e in earlier)[-20:]
+            subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
         else:
             first = steps.at(row.sequence_id, 0)
             base = render_subject(first.subject, contact).strip() if first else ""
-        subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
+            subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
     if not subject:
         raise Unsendable(EMPTY_SUBJECT)
     token = token_for(sequence.team_id, contact.email)
@@ -60,3 +68,10 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
                     to_address=contact.email, to_name=contact.name, subject=subject,
                     body=body, message_id=row.message_id, date=now, in_reply_to=in_reply_to,
                     references=references, list_unsubscribe=header_for(token, mailbox.email))
+
+
+def _thread_subject(subject: str) -> str:
+    """The subject a thread started with: its "Re: " prefixes taken off."""
+    while subject[:3].lower() == "re:":
+        subject = subject[3:].lstrip()
+    return subject

@@ -13,6 +13,15 @@
   transmitted → queued again; transmitted → looked up in the Sent folder by Message-ID; not
   there where the provider files sent mail itself → queued again; not there otherwise →
   `unknown`, shown to people with "Send again", never resent by itself.
+- A sequence moved to another mailbox (models/sequence_move.py) is handed over in the move's
+  own transaction (`hand_over`): rows the old mailbox's sender claimed but has not put on the
+  wire go back to the queue, for the new mailbox; rows already on the wire stay `sending` and
+  finish from the old mailbox (its 250, or its reconciler looking in its Sent folder). Every
+  step here is a compare-and-set on the row's status and lease, so the two meet exactly once:
+  a `begin_transmit` that commits first keeps its row (it finishes), a move that commits first
+  takes it back (`begin_transmit` finds it no longer `sending`, or the sequence no longer its
+  mailbox's, and leaves it). The new mailbox only ever claims `queued` rows, so no email goes
+  out from both.
 
 This module is the way in (models/sender.py and tasks/ use its names): it holds the claim, the
 outcomes and the reconciling, and brings along the row (models/outbox_email.py), the planning
@@ -57,6 +66,7 @@ __all__ = [  # what the sender, tasks, pages and tests use: one import path for 
     "day_start", "attempted_today", "waiting_rows", "sends_today", "waiting_counts", "plan",
     "claim", "begin_transmit", "requeue", "outgoing", "mark_sent", "bounce", "fail", "defer",
     "hold_for_reconcile", "adopt_orphans", "release_orphans", "settle", "send_again",
+    "hand_over",
 ]
 
 LEASE = leases.LEASE  # a claimed row and a mailbox's sender; the sender's heartbeat renews both
@@ -171,6 +181,25 @@ def requeue(owner: str, ids=None) -> int:
     return (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
             .where((OutboxEmail.lease_owner == owner) & (OutboxEmail.status == SENDING) & known)
             .execute())
+
+
+def hand_over(sequence_id: int) -> tuple[int, int]:
+    """A sequence now sends from another mailbox: call inside the move's transaction, after
+    the sequence's mailbox changed. Rows claimed by the old mailbox's sender and not yet on the
+    wire return to the queue; their Message-ID, named after the old mailbox and never sent,
+    is dropped so the new mailbox's claim gives them its own. Rows on the wire are left to
+    finish where they started. Returns (returned to the queue, finishing from the old one)."""
+    returned = (OutboxEmail.update(status=QUEUED, phase="", lease_owner="", lease_until=None)
+                .where((OutboxEmail.sequence == sequence_id) & (OutboxEmail.status == SENDING)
+                       & (OutboxEmail.phase == CLAIMED)).execute())
+    # Never on the wire (no attempt yet): a row that was tried keeps its Message-ID, so a
+    # copy that did arrive is recognised as the same message.
+    (OutboxEmail.update(message_id=None)
+     .where((OutboxEmail.sequence == sequence_id) & (OutboxEmail.status == QUEUED)
+            & (OutboxEmail.attempts == 0) & OutboxEmail.message_id.is_null(False)).execute())
+    finishing = (OutboxEmail.select().where((OutboxEmail.sequence == sequence_id)
+                                            & (OutboxEmail.status == SENDING)).count())
+    return returned, finishing
 
 
 # ---- Outcomes ------------------------------------------------------------------------------------

@@ -191,14 +191,23 @@ def _replied_enrollment(mailbox_id: int, item: Incoming):
         return None
     return (Enrollment.select().join(Contact, on=(Enrollment.contact == Contact.id))
             .join_from(Enrollment, Sequence, on=(Enrollment.sequence == Sequence.id))
-            .where((Sequence.mailbox == mailbox_id) & (Contact.email == item.from_address))
+            .where(_written_from(mailbox_id) & (Contact.email == item.from_address))
             .order_by(Enrollment.status == "active", Enrollment.id.desc()).first())
 
 
 def _bounced_enrollments(mailbox_id: int, item: Incoming) -> list:
     return list(Enrollment.select().join(Contact, on=(Enrollment.contact == Contact.id))
                 .join_from(Enrollment, Sequence, on=(Enrollment.sequence == Sequence.id))
-                .where((Sequence.mailbox == mailbox_id) & Contact.email.in_(item.bounced)))
+                .where(_written_from(mailbox_id) & Contact.email.in_(item.bounced)))
+
+
+def _written_from(mailbox_id: int):
+    """Enrollments this mailbox writes to: its sequences', and those it sent emails to before
+    their sequence moved to another mailbox (models/sequence_move.py) — a late answer to the
+    old address still stops the contact."""
+    return ((Sequence.mailbox == mailbox_id)
+            | Enrollment.id.in_(OutboxEmail.select(OutboxEmail.enrollment)
+                                .where(OutboxEmail.mailbox == mailbox_id)))
 
 
 def _apply(kind: str, enrollment, item: Incoming) -> None:

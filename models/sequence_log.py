@@ -26,6 +26,14 @@ def mailbox_changed(user, old_email: str, new_email: str) -> str:
     return f"Sending mailbox changed from {old_email} to {new_email} by {user.display_name}"
 
 
+def moved(user, old_email: str, new_email: str, reason: str, finishing: int) -> str:
+    """A sequence moved to another mailbox (models/sequence_move.py): who, why, what follows."""
+    tail = (f"; {finishing} email{'s' if finishing != 1 else ''} already on its way from "
+            f"{old_email} finish{'es' if finishing == 1 else ''} there" if finishing else "")
+    return (f"Moved from {old_email} to {new_email} by {user.display_name}: “{reason}” — "
+            f"waiting emails go from {new_email}, follow-ups start a new thread{tail}")
+
+
 def settings_changed(user) -> str:
     return f"Settings changed by {user.display_name}"
 

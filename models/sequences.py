@@ -302,9 +302,12 @@ def update_settings(sequence, user, **settings) -> None:
     old_mailbox = sequence.mailbox
     for key in changed:
         setattr(sequence, key, settings[key])
-    with db.atomic():
+    with write_transaction():
         sequence.save(only=[getattr(Sequence, k) for k in changed])
         if "mailbox" in changed:
+            from models.outbox import hand_over  # the outbox imports this module
+
+            hand_over(sequence.id)  # as a move does: what the old sender claimed comes back
             write_log(sequence, "edited",
                       says.mailbox_changed(user, old_mailbox.email, sequence.mailbox.email))
         if set(changed) - {"mailbox"}:

@@ -17,6 +17,7 @@ from models.health import recent_history
 from models.mailboxes import DISABLED, Mailbox, limit_problems, set_sending_limit
 from models.sequences import Sequence
 from views import oauth as oauth_views
+from views import reconnect_all
 from views.common import can_manage, providers, render, team_object_or_404
 from views.forms.mailboxes import OtherProviderForm
 from views.inputs import whole_number
@@ -166,7 +167,8 @@ def credentials(mailbox_id):
                            form.values(), form.secret, mailbox_id=mailbox.id)
     _after_connect(mailbox.id)
     flash(f"{mailbox.email}: new settings saved and connected.", "success")
-    return redirect(url_for("settings.email_accounts"))
+    return (reconnect_all.back_to_round(mailbox.id, "New settings saved and connected.")
+            or redirect(url_for("settings.email_accounts")))
 
 
 def _after_connect(mailbox_id: int) -> None:

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 
 from models import connect_flow
 from models.mailboxes import Mailbox
+from views import reconnect_all
 from views.common import providers
 
 bp = Blueprint("oauth", __name__)
@@ -67,6 +68,10 @@ def callback():
     if outcome.mailbox:
         _check_soon(outcome.mailbox.id)
     flash(outcome.message, outcome.category)
+    back = reconnect_all.back_to_round(
+        outcome.mailbox.id if outcome.mailbox else outcome.reconnect_id, outcome.message)
+    if back:  # "Reconnect all mine" goes on with the next mailbox
+        return back
     if outcome.reconnect_id:
         return redirect(url_for("mailboxes.reconnect", mailbox_id=outcome.reconnect_id))
     return redirect(url_for("settings.email_accounts"))
