@@ -133,6 +133,7 @@ def _register_blueprints(app):
         mailboxes,
         notifications,
         oauth,
+        preview,
         sequences,
         settings,
         system,
@@ -140,7 +141,7 @@ def _register_blueprints(app):
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+                   system, preview):
         app.register_blueprint(module.bp)
 
 

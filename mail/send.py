@@ -95,6 +95,8 @@ class Outgoing:
     date: datetime | None = None        # naive UTC (Tether's clock); now if None
     in_reply_to: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+    # More (name, value) header lines, e.g. the test send's mark; checked like the others.
+    extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def new_message_id(address: str) -> str:
@@ -109,7 +111,8 @@ def compose(out: Outgoing) -> bytes:
     line break in any header value and ValueError for an address that cannot be written."""
     headers = {"From name": out.from_name, "From": out.from_address, "To name": out.to_name,
                "To": out.to_address, "Subject": out.subject, "Message-ID": out.message_id,
-               "In-Reply-To": out.in_reply_to, "References": " ".join(out.references)}
+               "In-Reply-To": out.in_reply_to, "References": " ".join(out.references),
+               **{name: value for name, value in out.extra_headers}}
     for name, value in headers.items():
         if _LINE_BREAK.search(value or ""):
             raise HeaderInjection(f"{name} contains a line break")
@@ -124,6 +127,8 @@ def compose(out: Outgoing) -> bytes:
         msg["In-Reply-To"] = out.in_reply_to
     if out.references:
         msg["References"] = " ".join(out.references)
+    for name, value in out.extra_headers:
+        msg[name] = value
     body = out.body.replace("\r\n", "\n").replace("\r", "\n")
     msg.set_content(body, cte="7bit" if body.isascii() and _short_lines(body) else "quoted-printable")
     return msg.as_bytes()

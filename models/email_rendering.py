@@ -1,6 +1,7 @@
 """The email an outbox row sends, rendered for its contact when it goes out: the step's
 subject and body filled in (models/templating.py), and a step without a subject as a reply in
-the thread of the contact's earlier emails."""
+the thread of the contact's earlier emails. The preview and the test send render through
+`for_step` too, so what they show is what the sender sends."""
 
 from datetime import datetime
 
@@ -28,27 +29,42 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
     step = steps.get(row.sequence_id, row.step_id) if row.step_id else None
     if step is None:
         raise Unsendable("its step was removed from the sequence.")
-    contact, sequence = row.contact, row.sequence
+    return for_step(row.sequence, step, row.contact, mailbox, now, message_id=row.message_id,
+                    earlier=earlier_emails(row.enrollment_id, row.position), steps=steps)
+
+
+def earlier_emails(enrollment_id, position: int) -> list:
+    """The contact's emails of this sequence before `position` that went out (or may have):
+    the thread a step without a subject replies in."""
+    if enrollment_id is None:
+        return []
+    return list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
+                .where((OutboxEmail.enrollment == enrollment_id)
+                       & OutboxEmail.status.in_((SENT, UNKNOWN))
+                       & (OutboxEmail.position < position))
+                .order_by(OutboxEmail.position, OutboxEmail.id))
+
+
+def for_step(sequence, step, contact, mailbox: Mailbox, now: datetime, *, message_id: str,
+             earlier: list, steps: StepCache | None = None) -> Outgoing:
+    """`step` of `sequence` rendered for `contact`, after the `earlier` emails of its thread
+    (earlier_emails()). Raises Unsendable with plain words."""
+    steps = steps or StepCache()
     in_reply_to, references = "", ()
     if step.subject.strip():
         subject = render_subject(step.subject, contact).strip()
     else:
-        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
-                       .where((OutboxEmail.enrollment == row.enrollment_id)
-                              & OutboxEmail.status.in_((SENT, UNKNOWN))
-                              & (OutboxEmail.position < row.position))
-                       .order_by(OutboxEmail.position, OutboxEmail.id))
         if earlier:
             base = earlier[-1].subject
             in_reply_to = earlier[-1].message_id
             references = tuple(e.message_id for e in earlier)[-20:]
         else:
-            first = steps.at(row.sequence_id, 0)
+            first = steps.at(sequence.id, 0)
             base = render_subject(first.subject, contact).strip() if first else ""
         subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
     if not subject:
         raise Unsendable(EMPTY_SUBJECT)
     return Outgoing(from_address=mailbox.email, from_name=sequence.sender_name or mailbox.display_name,
                     to_address=contact.email, to_name=contact.name, subject=subject,
-                    body=render_template_text(step.body, contact), message_id=row.message_id,
+                    body=render_template_text(step.body, contact), message_id=message_id,
                     date=now, in_reply_to=in_reply_to, references=references)
