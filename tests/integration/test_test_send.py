@@ -6,7 +6,14 @@ import pytest
 
 from models.contacts import Contact
 from models.outbox import OutboxEmail
-from models.sequences import Enrollment, SequenceLog, SequenceStep, create_sequence, enroll, save_step
+from models.sequences import (
+    Enrollment,
+    SequenceLog,
+    SequenceStep,
+    create_sequence,
+    enroll,
+    save_step,
+)
 from models.test_send import SENT, TestSend
 from tests.integration.conftest import sandbox_mailbox
 from tests.integration.test_sending import mail_of, password_user
