@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import clock
 from mail import send
 from models.contacts import Contact
-from models.email_rendering import Unsendable, earlier_emails, for_step
+from models.email_rendering import EMPTY_SUBJECT, Unsendable, earlier_emails, for_step
 from models.outbox_plan import StepCache
 from models.sequences import Enrollment
 from models.templating import FIELDS, MISSING, UNKNOWN, FieldUse, field_uses, render_subject
@@ -59,7 +59,11 @@ def render_step(sequence, step, contact, mailbox,
                                                 step.position),
                          steps=steps)
     except Unsendable as e:
-        return None, f"It cannot be sent to {contact.email}: {e}"
+        # The sender's words end with what to press in the log; here the fix is the step's.
+        why = (f"its subject is empty for this contact. Give the subject's field a fallback, "
+               f"like {{{{first_name|there}}}}, or fill it in for {contact.email}."
+               if str(e) == EMPTY_SUBJECT else str(e))
+        return None, f"It cannot be sent to {contact.email}: {why}"
     return email, ""
 
 
