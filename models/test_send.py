@@ -8,8 +8,8 @@ read as a contact's reply). It is logged in the sequence log. The web asks (`req
 the worker sends (`deliver`), given the row's id only.
 """
 
-import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
@@ -27,9 +27,9 @@ from models.mailboxes import CHECKING, CONNECTED, DEGRADED, Mailbox
 from models.preview import render_step
 from models.sequences import Sequence, SequenceStep, write_log
 
-log = logging.getLogger(__name__)
-
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+BUSY = "busy"  # not a stored status: deliver() asks to be called again shortly
+BUSY_PATIENCE = timedelta(minutes=2)
 TEST_HEADER = "X-Tether-Test"
 SUBJECT_MARK = "[Test] "
 
@@ -145,9 +145,12 @@ def _send(test, mailbox, email, catalog) -> tuple[str, Mailbox, bool]:
     except MailError as e:
         _finish(test, FAILED, f"{mailbox.email} could not send it: {e.failure.cause}")
         return FAILED, mailbox, needs_check(e.failure)
-    except Busy:
-        _finish(test, FAILED, f"{mailbox.email} is being checked right now. Try again in a "
-                "moment.")
+    except Busy:  # a check holds the token (it may be rotating it): try again shortly
+        if clock.now() - test.created_at < BUSY_PATIENCE:
+            TestSend.update(status=QUEUED).where(TestSend.id == test.id).execute()
+            return BUSY, mailbox, False
+        _finish(test, FAILED, f"{mailbox.email} was being checked the whole time. Try again "
+                "in a moment.")
         return FAILED, mailbox, False
     except (send.Refused, send.Deferred) as e:
         _finish(test, FAILED, f"The mail server did not take it ({e.shown}).")

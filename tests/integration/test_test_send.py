@@ -82,3 +82,30 @@ def test_a_test_through_a_revoked_mailbox_is_not_sent_and_says_why(
     test = wait_for(lambda: (t := TestSend.get()).done and t, "the test send to end", deadline=30)
     assert test.status == "failed" and test.error.startswith("alex@acme.test could not send it")
     assert mail_of(sandbox, me) == []
+
+
+def test_a_test_waits_while_a_check_holds_the_token_then_goes(accounts, tether_sandbox):
+    """A check may be rotating the token: the test goes back to the queue (the task tries
+    again shortly) instead of failing, and goes out once the check is done."""
+    import clock
+    from mail import providers
+    from models import credentials, test_send
+    from models.mailboxes import Mailbox
+
+    sandbox = tether_sandbox
+    me = password_user(sandbox, "owner@acme.test")
+    accounts.sign_up(email=me)
+    box = sandbox_mailbox(sandbox, email="alex@acme.test")
+    Mailbox.update(access_expires_at=clock.now()).where(Mailbox.id == box.id).execute()  # due
+    owner = box.connected_by
+    sequence = create_sequence(owner.team_id, owner, name="Q3", mailbox=box)
+    step = save_step(sequence, owner, subject="Hello", body="Hi", delay_days=0, delay_hours=0)
+    contact = Contact.create(team=owner.team_id, email="jordan@globex.test")
+    test, _ = test_send.request_test(sequence, step, contact, owner)
+
+    assert credentials.acquire(box.id, "a-check")
+    assert test_send.deliver(test.id, providers.current())[0] == test_send.BUSY
+    assert TestSend.get_by_id(test.id).status == "queued" and mail_of(sandbox, me) == []
+    credentials.release(box.id, "a-check")
+    assert test_send.deliver(test.id, providers.current())[0] == SENT
+    wait_for(lambda: mail_of(sandbox, me), "the test in my INBOX", deadline=15)
