@@ -7,12 +7,13 @@ and HTML are the bytes that would go on the wire. Fields are judged by
 models/templating.py `field_uses`, the one rule for filled / fallback / missing / unknown.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 
 import clock
 from mail import send
+from models.base import db
 from models.contacts import Contact
 from models.email_rendering import EMPTY_SUBJECT, Unsendable, earlier_emails, for_step
 from models.outbox_plan import StepCache
@@ -141,17 +142,31 @@ def start_problems(sequence, limit: int = 200) -> tuple[list[StartProblem], int]
     steps = [s for s in sequence.steps_in_order() if _may_fail(s)]
     if not steps:
         return [], 0
-    found, total = [], 0
-    waiting = (Enrollment.select(Enrollment.step_index, Contact).join(Contact)
+    found, total, answers = [], 0, {}
+    waiting = (Enrollment.select(Enrollment.step_index, Contact.id,
+                                 *[getattr(Contact, name) for name in FIELDS])
+               .join(Contact)
                .where((Enrollment.sequence == sequence) & (Enrollment.status == "active"))
                .order_by(Contact.email))
-    for enrollment in waiting:
+    # The driver's rows as they come (ids and text need no conversion): this loop is the
+    # whole cost of pressing Start on a sequence of 10,000 contacts.
+    for step_index, contact_id, *values in db.execute(waiting):
+        # What a step does for a contact turns only on which fields are blank: contacts alike
+        # share one answer (10,000 contacts are a few shapes, not 10,000 renderings).
+        shape = tuple(v if not (v or "").strip() else "x" for v in values)
         for step in steps:
-            if step.position < enrollment.step_index:
+            if step.position < step_index:
                 continue  # already sent to this contact
-            problems = problems_for(step, enrollment.contact)
-            total += len(problems)
-            found.extend(problems[:max(limit - len(found), 0)])
+            key = (step.id, shape)
+            if key not in answers:
+                alike = SimpleNamespace(id=None, **dict(zip(FIELDS, shape, strict=True)))
+                answers[key] = problems_for(step, alike)
+            problems = answers[key]
+            if problems:
+                total += len(problems)
+                email = values[FIELDS.index("email")]
+                found.extend(replace(p, contact=email, contact_id=contact_id)
+                             for p in problems[:max(limit - len(found), 0)])
     return found, total
 
 
