@@ -178,3 +178,14 @@ def test_test_send_without_a_contact_is_refused_in_words(accounts, client):
                          {"contact": "x"}, page="/sequences", headers={"HX-Request": "true"})
     assert response.status_code == 422 and "Choose a contact" in response.get_data(as_text=True)
     assert TestSend.select().count() == 0
+
+
+def test_contacts_who_replied_or_finished_do_not_hold_the_start(accounts, client):
+    accounts.sign_up()
+    sequence = _sequence(client, ("{{first_name}}", "One"))
+    kim, ada = _contact("kim@initech.test"), _contact("ada@client.test")
+    _enroll(sequence, kim, ada)
+    Enrollment.update(status="replied").where(Enrollment.contact == kim.id).execute()
+    Enrollment.update(status="finished").where(Enrollment.contact == ada.id).execute()
+    assert toggle(client, sequence).status_code == 200
+    assert Sequence.get_by_id(sequence.id).state == "active"
