@@ -20,8 +20,6 @@ from models.outbox_plan import StepCache
 from models.sequences import Enrollment
 from models.templating import FIELDS, MISSING, UNKNOWN, FieldUse, field_uses, render_subject
 
-# Headers that are set anew at each send: shown, but said to change.
-PER_SEND = ("Date", "Message-ID")
 # A contact with every field empty: what a template gives when nothing can be filled in.
 _NOBODY = SimpleNamespace(**dict.fromkeys(FIELDS, ""), name="")
 
@@ -37,11 +35,6 @@ class Preview:
     headers: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
     html: str | None = None           # None: the email has no HTML part
-
-    @property
-    def flagged(self) -> list[FieldUse]:
-        """Fields this contact gets nothing for (empty without fallback, or unknown)."""
-        return [use for use in self.fields if use.state in (MISSING, UNKNOWN)]
 
 
 def enrollment_of(sequence, contact):
