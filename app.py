@@ -134,6 +134,7 @@ def _register_blueprints(app):
         mailboxes,
         notifications,
         oauth,
+        preview,
         reconnect_all,
         sequence_move,
         sequences,
@@ -145,7 +146,8 @@ def _register_blueprints(app):
     )
 
     for module in (auth, settings, mailboxes, oauth, reconnect_all, sequences, sequence_move,
-                   contacts, team, notifications, suppressions, unsubscribe, alerts, system):
+                   preview, contacts, team, notifications, suppressions, unsubscribe, alerts,
+                   system):
         app.register_blueprint(module.bp)
 
 

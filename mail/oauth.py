@@ -103,12 +103,15 @@ def _tokens(token: dict, *, refresh_token: str | None) -> Tokens:
 
 def authorization_url(provider: Provider, *, redirect_uri: str, state: str, code_verifier: str,
                       nonce: str, login_hint: str = "") -> str:
-    """The provider's consent URL for this attempt."""
+    """The provider's consent URL for this attempt. With `login_hint`, the known address of a
+    mailbox being reconnected, the provider is asked for that account; without, the person
+    adds a mailbox and the provider lets them choose the account (its auth_params)."""
     client = _client(provider, scope=provider.scope, redirect_uri=redirect_uri,
                      code_challenge_method="S256")
-    extra = dict(provider.auth_params)
     if login_hint:
-        extra["login_hint"] = login_hint
+        extra = dict(provider.reconnect_params, login_hint=login_hint)
+    else:
+        extra = dict(provider.auth_params)
     url, _ = client.create_authorization_url(provider.authorize_url, state=state,
                                              code_verifier=code_verifier, nonce=nonce, **extra)
     return url

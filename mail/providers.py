@@ -32,7 +32,8 @@ class Provider:
     response_iss: bool = False
     scopes: tuple[str, ...] = ()
     mail_scopes: tuple[str, ...] = ()  # all must be granted for Tether to work
-    auth_params: tuple[tuple[str, str], ...] = ()
+    auth_params: tuple[tuple[str, str], ...] = ()       # adding a mailbox: any account
+    reconnect_params: tuple[tuple[str, str], ...] = ()  # reconnecting one (with login_hint)
     imap_host: str = ""
     imap_port: int = 993
     imap_security: str = "ssl"
@@ -87,8 +88,11 @@ def google(client_id: str, client_secret: str) -> Provider:
         jwks_uri="https://www.googleapis.com/oauth2/v3/certs",
         issuer="https://accounts.google.com",
         scopes=("openid", "email", GOOGLE_MAIL_SCOPE), mail_scopes=(GOOGLE_MAIL_SCOPE,),
-        # offline + consent: Google only issues a refresh token at consent.
-        auth_params=(("access_type", "offline"), ("prompt", "consent")),
+        # offline + consent: Google only issues a refresh token at consent. Adding also asks
+        # for the account chooser, so a browser signed in to one account can add another;
+        # a reconnect names its address (login_hint) instead.
+        auth_params=(("access_type", "offline"), ("prompt", "select_account consent")),
+        reconnect_params=(("access_type", "offline"), ("prompt", "consent")),
         imap_host="imap.gmail.com", imap_port=993, imap_security="ssl",
         smtp_host="smtp.gmail.com", smtp_port=587, smtp_security="starttls",
         address_claim="email",
@@ -110,6 +114,7 @@ def microsoft(client_id: str, client_secret: str, tenant: str = "common") -> Pro
         mail_scopes=(MS_IMAP_SCOPE, MS_SMTP_SCOPE),
         # select_account, not consent: forcing consent blocks people in tenants where an admin
         # consented for them and user consent is off; Microsoft asks for consent when it is due.
+        # A reconnect names its address (login_hint) and needs no chooser.
         auth_params=(("prompt", "select_account"),),
         imap_host="outlook.office365.com", imap_port=993, imap_security="ssl",
         smtp_host="smtp.office365.com", smtp_port=587, smtp_security="starttls",

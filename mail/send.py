@@ -98,6 +98,8 @@ class Outgoing:
     # RFC 2369's "<https://…>, <mailto:…>"; with a web link the message also says it takes
     # RFC 8058's one-click POST there. Empty: neither header (e.g. a test send).
     list_unsubscribe: str = ""
+    # More (name, value) header lines, e.g. the test send's mark; checked like the others.
+    extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def new_message_id(address: str) -> str:
@@ -113,7 +115,8 @@ def compose(out: Outgoing) -> bytes:
     headers = {"From name": out.from_name, "From": out.from_address, "To name": out.to_name,
                "To": out.to_address, "Subject": out.subject, "Message-ID": out.message_id,
                "In-Reply-To": out.in_reply_to, "References": " ".join(out.references),
-               "List-Unsubscribe": out.list_unsubscribe}
+               "List-Unsubscribe": out.list_unsubscribe,
+               **{name: value for name, value in out.extra_headers}}
     for name, value in headers.items():
         if _LINE_BREAK.search(value or ""):
             raise HeaderInjection(f"{name} contains a line break")
@@ -132,6 +135,8 @@ def compose(out: Outgoing) -> bytes:
         msg["List-Unsubscribe"] = out.list_unsubscribe
         if "<https://" in out.list_unsubscribe or "<http://" in out.list_unsubscribe:
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in out.extra_headers:
+        msg[name] = value
     body = out.body.replace("\r\n", "\n").replace("\r", "\n")
     msg.set_content(body, cte="7bit" if body.isascii() and _short_lines(body) else "quoted-printable")
     return msg.as_bytes()

@@ -2,7 +2,9 @@
 subject and body filled in (models/templating.py), and a step without a subject as a reply in
 the thread of the contact's earlier emails — or, when those went from another mailbox (the
 sequence was moved), as a new thread with the same subject. Every one carries the unsubscribe
-headers and link (models/unsubscribes.py), and the sequence's unsubscribe footer when it has one."""
+headers and link (models/unsubscribes.py), and the sequence's unsubscribe footer when it has
+one. The preview and the test send render through `for_step` too, so what they show is what
+the sender sends (a test send drops the unsubscribe headers: models/test_send.py)."""
 
 from datetime import datetime
 
@@ -31,31 +33,50 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
     step = steps.get(row.sequence_id, row.step_id) if row.step_id else None
     if step is None:
         raise Unsendable("its step was removed from the sequence.")
-    contact, sequence = row.contact, row.sequence
+    return for_step(row.sequence, step, row.contact, mailbox, now, message_id=row.message_id,
+                    earlier=earlier_emails(row.enrollment_id, exclude=row.id), steps=steps)
+
+
+def earlier_emails(enrollment_id, position: int | None = None, *, exclude=None) -> list:
+    """The contact's emails of this sequence that went out (or may have), in the order they
+    went — steps may have been moved since, so not by step: the thread a step without a
+    subject replies in. `position` and `exclude` (a row id) leave out the email being
+    written."""
+    if enrollment_id is None:
+        return []
+    query = (OutboxEmail.select(OutboxEmail.id, OutboxEmail.message_id, OutboxEmail.subject,
+                                OutboxEmail.mailbox)
+             .where((OutboxEmail.enrollment == enrollment_id)
+                    & OutboxEmail.status.in_((SENT, UNKNOWN))))
+    if exclude is not None:
+        query = query.where(OutboxEmail.id != exclude)
+    if position is not None:
+        query = query.where(OutboxEmail.position != position)
+    return list(query.order_by(OutboxEmail.attempted_at, OutboxEmail.id))
+
+
+def for_step(sequence, step, contact, mailbox: Mailbox, now: datetime, *, message_id: str,
+             earlier: list, steps: StepCache | None = None) -> Outgoing:
+    """`step` of `sequence` rendered for `contact`, after the `earlier` emails of its thread
+    (earlier_emails()). Raises Unsendable with plain words."""
+    steps = steps or StepCache()
     in_reply_to, references = "", ()
     if step.subject.strip():
         subject = render_subject(step.subject, contact).strip()
+    elif earlier and earlier[-1].mailbox_id != mailbox.id:
+        # The sequence moved (models/sequence_move.py): a reply from another address in a
+        # thread the contact had with the old one would look forged. A new thread, with the
+        # thread's subject kept (no "Re:": it answers nothing the contact has).
+        subject = _thread_subject(earlier[-1].subject)
     else:
-        earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject,
-                                          OutboxEmail.mailbox)
-                       .where((OutboxEmail.enrollment == row.enrollment_id)
-                              & OutboxEmail.status.in_((SENT, UNKNOWN))
-                              & (OutboxEmail.position < row.position))
-                       .order_by(OutboxEmail.position, OutboxEmail.id))
-        if earlier and earlier[-1].mailbox_id != mailbox.id:
-            # The sequence moved (models/sequence_move.py): a reply from another address in a
-            # thread the contact had with the old one would look forged. A new thread, with
-            # the thread's subject kept (no "Re:": it answers nothing the contact has).
-            subject = _thread_subject(earlier[-1].subject)
-        elif earlier:
+        if earlier:
             base = earlier[-1].subject
             in_reply_to = earlier[-1].message_id
             references = tuple(e.message_id for e in earlier)[-20:]
-            subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
         else:
-            first = steps.at(row.sequence_id, 0)
+            first = steps.at(sequence.id, 0)
             base = render_subject(first.subject, contact).strip() if first else ""
-            subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
+        subject = base if base.lower().startswith("re:") or not base else f"Re: {base}"
     if not subject:
         raise Unsendable(EMPTY_SUBJECT)
     token = token_for(sequence.team_id, contact.email)
@@ -66,7 +87,7 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
             sequence.unsubscribe_footer.strip(), contact, links)
     return Outgoing(from_address=mailbox.email, from_name=sequence.sender_name or mailbox.display_name,
                     to_address=contact.email, to_name=contact.name, subject=subject,
-                    body=body, message_id=row.message_id, date=now, in_reply_to=in_reply_to,
+                    body=body, message_id=message_id, date=now, in_reply_to=in_reply_to,
                     references=references, list_unsubscribe=header_for(token, mailbox.email))
 
 

@@ -98,3 +98,11 @@ def outcome(kind: str, paused: bool, waiting: int) -> str:
         return "sequence stays blocked"
     return "sequence unblocked" + (
         f", {waiting} waiting email{'s' if waiting != 1 else ''} will be sent" if waiting else "")
+
+
+def test_sent(who: str, number, contact: str, to_email: str, error: str = "") -> str:
+    """A test send's outcome: it counts for nothing, but the team sees that it happened."""
+    what = f"Test of email {number} (as {contact} would get it) "
+    if error:
+        return what + f"to {to_email}, asked by {who}, was not sent: {error}"
+    return what + f"sent to {to_email}, asked by {who}"

@@ -218,17 +218,19 @@ def sign_in_and_consent(authorize_url: str, email: str, password: str, *,
     untick the mail permission, press Allow (or Cancel). Returns the URL the sandbox redirected
     back to (the client's callback, with ``code``/``error``, ``state`` and ``iss``).
 
-    Pass the same ``session`` again to stay signed in, as a browser would."""
+    Pass the same ``session`` again to stay signed in, as a browser would. At the account
+    chooser it picks ``email`` if it is listed, else "Use another account"."""
     http = session or requests.Session()
     response = http.get(authorize_url, allow_redirects=False, timeout=10)
-    for _ in range(4):
+    for _ in range(6):
         if response.is_redirect:
             return response.headers["Location"]
         parser = _Forms()
         parser.feed(response.text)
         if response.status_code != 200 or not parser.forms:
             raise ConsentError(_text_of(response.text), response.text, response.status_code)
-        form = parser.forms[-1]
+        form = next((f for f in parser.forms if dict(f["fields"]).get("step") == "choose"
+                     and dict(f["fields"]).get("email") == email), parser.forms[-1])
         data = dict(form["fields"])
         if data.get("step") == "signin":
             if parser.alerts and data.get("email") == email:

@@ -1,8 +1,11 @@
-"""The mailbox user's pages: sign-in and consent (the authorization endpoint) and
-"Manage your account → Security → Apps with access", where the user can remove an app.
+"""The mailbox user's pages: sign-in, the account chooser and consent (the authorization
+endpoint) and "Manage your account → Security → Apps with access", where the user can remove
+an app.
 
 The signed-in user is kept in the sandbox's own session cookie (``sandbox_session``), so it
-never collides with Tether's cookie on another port of 127.0.0.1.
+never collides with Tether's cookie on another port of 127.0.0.1. Like a real provider, one
+browser may be signed in to several accounts: ``prompt=select_account`` shows the chooser
+(those accounts, and "Use another account"); without it the current account goes on.
 """
 
 from urllib.parse import urlencode
@@ -32,12 +35,23 @@ def signed_in_user() -> User | None:
     return User.find(email) if email else None
 
 
+MAX_ACCOUNTS = 10  # accounts one browser stays signed in to, latest first
+
+
 def sign_in(user: User) -> None:
     session["email"] = user.email
+    others = [e for e in session.get("accounts", []) if e != user.email]
+    session["accounts"] = [user.email, *others][:MAX_ACCOUNTS]
     session["auth_time"] = now()
     if user.require_signin:  # the session-control policy is satisfied by a fresh sign-in
         user.require_signin = False
         user.save()
+
+
+def signed_in_accounts(flavour: str) -> list[User]:
+    """The accounts of this provider this browser is signed in to, latest first."""
+    found = [User.find(email) for email in session.get("accounts", [])]
+    return [u for u in found if u is not None and u.kind == flavour and u.is_oauth]
 
 
 def check_credentials(email: str, password: str, flavour: str | None):
@@ -102,12 +116,26 @@ def authorize(flavour: str):
                                    email=request.form.get("email", ""), error=problem)
         sign_in(user)
         prompts.discard("login")
+    elif step == "another":  # the chooser's "Use another account"
+        return render_template("signin.html", flavour=flavour, client=client, email="",
+                               error=None)
+    elif step == "choose":
+        chosen = next((u for u in signed_in_accounts(flavour)
+                       if u.email == request.form.get("email", "").strip().lower()), None)
+        if chosen is None or chosen.require_signin:  # not signed in here (any more)
+            return render_template("signin.html", flavour=flavour, client=client,
+                                   email=chosen.email if chosen else "", error=None)
+        session["email"], user = chosen.email, chosen
     elif step == "consent" and user is not None and user.kind == flavour:
         if request.form.get("decision") != "allow":
             return server.create_authorization_response(grant_user=None, grant=grant)
         unticked = not request.form.get("mail")
         return approve(grant, user, client, consent_shown=True, unticked_mail=unticked)
     else:
+        choices = signed_in_accounts(flavour) if "select_account" in prompts else []
+        if choices and "none" not in prompts:
+            return render_template("chooser.html", flavour=flavour, client=client,
+                                   accounts=choices, hint=hint)
         needs_signin = (user is None or user.kind != flavour or "login" in prompts
                         or (hint and hint != user.email) or user.require_signin)
         if needs_signin:

@@ -167,4 +167,15 @@ def with_db(fn):
     return wrapper
 
 
-from tasks import alerts, checks, demo, notices, password_reset, retention, sending, signups, system  # noqa: E402,F401  (register tasks and handlers)
+from tasks import (  # noqa: E402,F401  (register tasks and handlers)
+    alerts,
+    checks,
+    demo,
+    notices,
+    password_reset,
+    retention,
+    sending,
+    signups,
+    system,
+    test_sends,
+)

@@ -14,6 +14,7 @@ from models import outbox, sequence_pages
 from models.contacts import Contact
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
+from models.preview import start_refusal
 from models.sequences import (
     ACTIVE,
     BLOCKED,
@@ -201,7 +202,8 @@ def toggle(sequence_id):
     if request.form.get("action") == "pause" or state not in (PAUSED, BLOCKED):
         sequence.pause(current_user)
     elif state == PAUSED:
-        problem = sequence.resume(current_user)
+        # Not while a step would go out broken to an enrolled contact (models/preview.py).
+        problem = start_refusal(sequence) or sequence.resume(current_user)
     sequence = Sequence.get_by_id(sequence.id)
     if state == PAUSED and sequence.state == ACTIVE:
         from tasks.sending import send_now

@@ -233,4 +233,5 @@ def test_microsoft_is_asked_to_let_the_person_pick_an_account_not_to_consent_aga
     google = parse_qs(urlsplit(start_consent(
         client, "/settings/email-accounts/connect/google-sandbox")).query)
     assert microsoft["prompt"] == ["select_account"]
-    assert google["prompt"] == ["consent"] and google["access_type"] == ["offline"]
+    # Adding a mailbox: Google's account chooser too, so another account can be added.
+    assert google["prompt"] == ["select_account consent"] and google["access_type"] == ["offline"]

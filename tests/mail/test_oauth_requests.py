@@ -250,3 +250,18 @@ def test_microsoft_has_no_revocation_endpoint_so_nothing_is_sent(provider_answer
     recorder = provider_answers(200, {})
     assert oauth.revoke(microsoft("ms-client", "s"), "M.R3") is False
     assert recorder.sent == []
+
+
+def test_adding_asks_for_the_account_chooser_and_reconnecting_names_the_address():
+    """A browser signed in to one account must be able to add another (select_account); a
+    reconnect asks for the mailbox's own account (login_hint) and no chooser."""
+    for provider, add, again in ((google("g", "s"), "select_account consent", "consent"),
+                                 (microsoft("m", "s"), "select_account", None)):
+        _, adding = _query(oauth.authorization_url(provider, redirect_uri=REDIRECT, state="s",
+                                                   code_verifier="V" * 64, nonce="n"))
+        _, reconnecting = _query(oauth.authorization_url(
+            provider, redirect_uri=REDIRECT, state="s", code_verifier="V" * 64, nonce="n",
+            login_hint="alex@acme.com"))
+        assert adding["prompt"] == add and "login_hint" not in adding
+        assert reconnecting.get("prompt") == again
+        assert reconnecting["login_hint"] == "alex@acme.com"
