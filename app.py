@@ -135,13 +135,15 @@ def _register_blueprints(app):
         oauth,
         sequences,
         settings,
+        signals,
         system,
         team,
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+                   system, signals):
         app.register_blueprint(module.bp)
+    csrf.exempt(signals.bp)  # a provider's push: no session, the SET's signature authenticates
 
 
 def _register_template_helpers(app):

@@ -13,7 +13,7 @@ import requests
 
 import clock
 import config
-from mail import providers, sandbox_file
+from mail import oauth, providers, sandbox_file
 from mail.oauth import Tokens
 from models import connections
 from models.accounts import User
@@ -85,7 +85,9 @@ def seed_mailboxes(settings: dict) -> bool:
         grant = _control(info, "POST", f"/users/{email}/tokens", {"client": client})
         tokens = Tokens(access_token=grant["access_token"], refresh_token=grant["refresh_token"],
                         expires_in=int(grant["expires_in"]), scope=grant["scope"])
-        connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens)
+        claims = oauth.verify_id_token(catalog.get(key), grant["id_token"], nonce=None)
+        connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens,
+                               subject=(claims["iss"], claims["sub"]))  # push signals name it
     connections.save_other(owner.team, owner, OTHER_BOX, {
         "imap_host": info.imap_host, "imap_port": info.imap_port, "imap_security": "none",
         "smtp_host": info.smtp_host, "smtp_port": info.smtp_port, "smtp_security": "none",

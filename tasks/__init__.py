@@ -112,4 +112,14 @@ def with_db(fn):
     return wrapper
 
 
-from tasks import checks, demo, notices, password_reset, retention, sending, signups, system  # noqa: E402,F401  (register tasks and handlers)
+from tasks import (  # noqa: E402,F401  (register tasks and handlers)
+    checks,
+    demo,
+    notices,
+    password_reset,
+    retention,
+    sending,
+    signals,
+    signups,
+    system,
+)
