@@ -130,5 +130,29 @@ def prune() -> int:
 
 
 def stream_status() -> dict[str, SignalStream]:
-    """Each provider's push detection, for the Email Accounts page."""
     return {s.provider: s for s in SignalStream.select()}
+
+
+@dataclass(frozen=True)
+class PushDetection:
+    """One provider's line on the Email Accounts page (for owners and admins)."""
+    provider: str
+    label: str
+    state: str  # active | waiting | off
+    last_signal_at: datetime | None
+
+
+def push_detection(providers: dict) -> list[PushDetection]:
+    """Per provider that can push signals: is a stream registered and verified, and when the
+    last signal came. One query on a table of a few rows."""
+    streams = stream_status()
+    found = []
+    for key, provider in providers.items():
+        if not provider.signals_config_url:
+            continue
+        stream = streams.get(key)
+        state = ("active" if stream and stream.verified_at else
+                 "waiting" if stream and stream.registered_at else "off")
+        found.append(PushDetection(key, provider.label, state,
+                                   stream.last_signal_at if stream else None))
+    return found

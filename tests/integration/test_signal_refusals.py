@@ -166,3 +166,29 @@ def test_the_ssf_spelling_of_the_subject_is_accepted_too(client, tether_sandbox,
 def test_the_endpoint_needs_no_session_or_csrf_and_sets_no_cookie(client, tether_sandbox, alex):
     answer = _post(client, _forge(tether_sandbox, alex))
     assert answer.status_code == 202 and "Set-Cookie" not in answer.headers
+
+
+def test_admins_see_push_detection_per_provider_and_members_do_not(
+        app, client, accounts, tether_sandbox, alex):
+    """Off until registered, then waiting, then active with the last signal's time."""
+    from models.signals import SignalStream
+
+    page = client.get("/settings/email-accounts").get_data(as_text=True)
+    assert "Push detection off" in page and "signals register google-sandbox" in page
+    SignalStream.create(provider="google-sandbox", endpoint_url="http://x" + PATH,
+                        registered_at=clock.now())
+    page = client.get("/settings/email-accounts").get_data(as_text=True)
+    assert "Registered, not verified yet" in page
+    verification = {"https://schemas.openid.net/secevent/risc/event-type/verification":
+                    {"state": "s"}}
+    assert _post(client, _forge(tether_sandbox, alex, events=verification)).status_code == 202
+    assert _post(client, _forge(tether_sandbox, alex)).status_code == 202
+    page = client.get("/settings/email-accounts").get_data(as_text=True)
+    google = page.split('data-provider="google-sandbox"')[1].split("</li>")[0]
+    assert "Push detection active" in google and "Last signal just now" in google
+
+    from models.accounts import User
+
+    User.update(role="member").execute()
+    page = client.get("/settings/email-accounts").get_data(as_text=True)
+    assert "Push detection" not in page
