@@ -20,7 +20,7 @@ def register(app) -> None:
         import config
         from mail import providers
         from models.signal_streams import RegistrationError, register
-        from views.signals import PATH
+        from models.signals import PUSH_PATH
 
         settings = config.current()
         found = providers.current().get(provider)
@@ -28,7 +28,7 @@ def register(app) -> None:
             keys = ", ".join(providers.current().all()) or "none"
             click.echo(f"No provider {provider!r} is configured (configured: {keys}).", err=True)
             sys.exit(1)
-        url = endpoint or settings["BASE_URL"].rstrip("/") + PATH
+        url = endpoint or settings["BASE_URL"].rstrip("/") + PUSH_PATH
         try:
             register(found, url, settings)
         except RegistrationError as e:

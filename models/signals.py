@@ -22,6 +22,8 @@ from models.mailboxes import DISABLED, Mailbox
 
 log = logging.getLogger(__name__)
 
+PUSH_PATH = "/signals/push"  # Tether's push endpoint (views/signals.py), given to providers
+
 # A queued signal check not started by then was lost with its worker: a new signal asks again.
 PENDING_STALE = timedelta(minutes=2)
 # `jti`s are kept as long as a SET can be accepted (its iat window), then pruned.

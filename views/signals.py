@@ -13,7 +13,7 @@ from mail.security_events import MAX_BYTES, Refused
 from models import signals
 
 bp = Blueprint("signals", __name__)
-PATH = "/signals/push"  # what `flask signals register` gives the provider
+PATH = signals.PUSH_PATH
 
 
 @bp.post(PATH)

@@ -192,3 +192,18 @@ def test_admins_see_push_detection_per_provider_and_members_do_not(
     User.update(role="member").execute()
     page = client.get("/settings/email-accounts").get_data(as_text=True)
     assert "Push detection" not in page
+
+
+def test_signals_register_points_the_providers_stream_at_tether(app, tether_sandbox):
+    runner = app.test_cli_runner()
+    for key, client in (("google-sandbox", "google"), ("microsoft-sandbox", "microsoft")):
+        result = runner.invoke(args=["signals", "register", key])
+        assert result.exit_code == 0, result.output
+        stream = tether_sandbox.control.signal_streams()[client]
+        url = stream["delivery"].get("url") or stream["delivery"].get("endpoint_url")
+        assert url == app.config["BASE_URL"].rstrip("/") + PATH
+    # Registering again updates the same stream (SSF: PATCH with its stream_id).
+    assert runner.invoke(args=["signals", "register", "microsoft-sandbox"]).exit_code == 0
+    assert runner.invoke(args=["signals", "status"]).output.count("registered") == 2
+    refused = runner.invoke(args=["signals", "register", "nowhere"])
+    assert refused.exit_code == 1 and "No provider 'nowhere'" in refused.output
