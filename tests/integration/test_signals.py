@@ -9,16 +9,14 @@ import pytest
 from werkzeug.serving import make_server
 
 import clock
-from mail import oauth
 from models import signal_streams
 from models.check_history import CheckHour
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
 from models.signals import SignalStream
-from tests import factories
-from tests.conftest import _start_consumer, _stop_consumer
 from tests.integration.conftest import connect
 from tests.integration.test_signup_emails import INBOX_PW, inbox
 from tests.sandbox_fixtures import free_ports
+from tests.signal_support import hourly_worker, register_stream, subject_mailbox  # noqa: F401
 from tests.support import wait_for
 from views.signals import PATH
 
@@ -36,31 +34,8 @@ def live_tether(app):
     server.shutdown()
 
 
-@pytest.fixture
-def hourly_worker(app, monkeypatch):
-    """A real consumer whose scheduled checks are an hour apart: only a signal is quick."""
-    from tasks import huey
-
-    monkeypatch.setenv("TETHER_CHECK_INTERVAL_SECONDS", "3600")
-    huey.flush()
-    proc, log = _start_consumer("hourly-worker")
-    yield proc
-    _stop_consumer(proc, log)
-    huey.flush()
-
-
 def _register(app, tether_sandbox, live_tether, key):
-    provider = oauth_catalog().get(key)
-    signal_streams.register(provider, live_tether + PATH, app.config)
-    # The verification event comes back through the push path: push detection is active.
-    wait_for(lambda: SignalStream.get_by_id(key).verified_at, "the verification signal", 15)
-    return provider
-
-
-def oauth_catalog():
-    from mail import providers
-
-    return providers.current()
+    return register_stream(app, live_tether, key)
 
 
 def _owner_inbox(accounts, tether_sandbox):
@@ -68,11 +43,12 @@ def _owner_inbox(accounts, tether_sandbox):
     tether_sandbox.control.create_user("owner@acme.test", INBOX_PW, kind="other")
 
 
+@pytest.mark.usefixtures("hourly_worker")
 @pytest.mark.parametrize("kind,action", [("google", "remove_access"),
                                          ("google", "change_password"),
                                          ("microsoft", "disable_user")])
 def test_a_revocation_at_the_provider_shows_within_seconds_with_one_email(
-        app, accounts, client, tether_sandbox, live_tether, hourly_worker, kind, action):
+        app, accounts, client, tether_sandbox, live_tether, kind, action):
     _owner_inbox(accounts, tether_sandbox)
     _register(app, tether_sandbox, live_tether, f"{kind}-sandbox")
     tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind=kind)
@@ -105,24 +81,13 @@ def test_a_revocation_at_the_provider_shows_within_seconds_with_one_email(
     assert SignalStream.get_by_id(f"{kind}-sandbox").last_signal_at is not None
 
 
+@pytest.mark.usefixtures("hourly_worker")
 def test_a_burst_of_500_signals_checks_each_mailbox_once(
-        app, accounts, tether_sandbox, live_tether, hourly_worker):
+        app, accounts, tether_sandbox, live_tether):
     accounts.sign_up()
     _register(app, tether_sandbox, live_tether, "google-sandbox")
     control = tether_sandbox.control
-    boxes = []
-    for n in range(50):
-        email = f"user{n}@burst.test"
-        control.create_user(email, "mailbox-pw-1", kind="google")
-        grant = control.issue_tokens(email, client="google")
-        claims = oauth.verify_id_token(oauth_catalog().get("google-sandbox"), grant["id_token"],
-                                       nonce=None)
-        boxes.append(factories.mailbox(
-            email=email, access_token=grant["access_token"],
-            refresh_token=grant["refresh_token"], scopes=grant["scope"],
-            access_expires_at=clock.now() + timedelta(hours=1),
-            next_check_at=clock.now() + timedelta(hours=1),
-            openid_iss=claims["iss"], openid_sub=claims["sub"]))
+    boxes = [subject_mailbox(tether_sandbox, f"user{n}@burst.test") for n in range(50)]
     # The backlog of a transmitter that could not reach Tether for a moment: 10 signals about
     # each of 50 people, all issued before any arrives.
     control.signal_fault("delay", count=500, seconds=2)
@@ -145,21 +110,15 @@ def test_a_burst_of_500_signals_checks_each_mailbox_once(
     assert {m.status for m in Mailbox.select()} == {CONNECTED}
 
 
+@pytest.mark.usefixtures("hourly_worker")
 def test_the_receiver_down_while_the_transmitter_retries(app, accounts, tether_sandbox,
-                                                        live_tether, hourly_worker):
+                                                        live_tether):
     """Tether is down when the signal is pushed; the transmitter retries with backoff and
     the signal gets through once Tether is back on its address."""
     accounts.sign_up()
     provider = _register(app, tether_sandbox, live_tether, "google-sandbox")
     control = tether_sandbox.control
-    control.create_user("alex@acme.test", "mailbox-pw-1", kind="google")
-    grant = control.issue_tokens("alex@acme.test", client="google")
-    claims = oauth.verify_id_token(provider, grant["id_token"], nonce=None)
-    box = factories.mailbox(access_token=grant["access_token"],
-                            refresh_token=grant["refresh_token"], scopes=grant["scope"],
-                            access_expires_at=clock.now() + timedelta(hours=1),
-                            next_check_at=clock.now() + timedelta(hours=1),
-                            openid_iss=claims["iss"], openid_sub=claims["sub"])
+    box = subject_mailbox(tether_sandbox)
     port = free_ports(1)[0]
     signal_streams.register(provider, f"http://127.0.0.1:{port}{PATH}", app.config)
     control.remove_access("alex@acme.test")
