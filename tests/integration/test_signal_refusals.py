@@ -207,3 +207,12 @@ def test_signals_register_points_the_providers_stream_at_tether(app, tether_sand
     assert runner.invoke(args=["signals", "status"]).output.count("registered") == 2
     refused = runner.invoke(args=["signals", "register", "nowhere"])
     assert refused.exit_code == 1 and "No provider 'nowhere'" in refused.output
+
+
+def test_make_runs_seed_registers_both_sandbox_streams(app, tether_sandbox):
+    from models import demo
+
+    demo.register_signal_streams(dict(app.config))
+    streams = tether_sandbox.control.signal_streams()
+    assert set(streams) == {"google", "microsoft"}
+    assert streams["google"]["delivery"]["url"] == app.config["BASE_URL"].rstrip("/") + PATH
