@@ -6,12 +6,15 @@ Answers per RFC 8935 §2: 202 when accepted (a SET already seen or naming no mai
 the transmitter must not retry it), 400 with `err` and `description` when refused.
 """
 
+import logging
+
 from flask import Blueprint, jsonify, request
 
 from mail import providers
 from mail.security_events import MAX_BYTES, Refused
 from models import signals
 
+log = logging.getLogger(__name__)
 bp = Blueprint("signals", __name__)
 PATH = signals.PUSH_PATH
 
@@ -22,7 +25,8 @@ def push():
     try:
         body = _body()
         signals.receive(body, providers.current())
-    except Refused as refusal:
+    except Refused as refusal:  # the SET itself is never logged
+        log.warning("refused a pushed SET: %s (%s)", refusal.err, refusal.description)
         return jsonify(err=refusal.err, description=refusal.description), 400
     return "", 202
 
