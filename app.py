@@ -139,6 +139,7 @@ def _register_blueprints(app):
         sequence_move,
         sequences,
         settings,
+        signals,
         suppressions,
         system,
         team,
@@ -147,8 +148,9 @@ def _register_blueprints(app):
 
     for module in (auth, settings, mailboxes, oauth, reconnect_all, sequences, sequence_move,
                    preview, contacts, team, notifications, suppressions, unsubscribe, alerts,
-                   system):
+                   signals, system):
         app.register_blueprint(module.bp)
+    csrf.exempt(signals.bp)  # a provider's push: no session, the SET's signature authenticates
 
 
 def _register_template_helpers(app):

@@ -128,6 +128,8 @@ def _provider_settings(env) -> dict:
         "MICROSOFT_TENANT": env.get("MICROSOFT_TENANT", "common"),
         # A Google app still in "Testing" publishing status: its connections last 7 days.
         "GOOGLE_TESTING_MODE": env.get("TETHER_GOOGLE_TESTING_MODE", "") == "1",
+        # Google's RISC API (push revocation signals) accepts a service account's signed JWT.
+        "GOOGLE_RISC_SERVICE_ACCOUNT_FILE": env.get("TETHER_GOOGLE_RISC_SERVICE_ACCOUNT_FILE", ""),
     }
 
 

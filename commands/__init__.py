@@ -3,9 +3,9 @@
 Each module has a `register(app)` that adds its commands or groups; create_app calls them all.
 """
 
-from commands import backup, db, demo, instance, keys, mail, users
+from commands import backup, db, demo, instance, keys, mail, signals, users
 
-MODULES = (db, demo, keys, mail, users, backup, instance)
+MODULES = (db, demo, keys, mail, users, backup, instance, signals)
 
 
 def register(app) -> None:

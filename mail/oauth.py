@@ -160,10 +160,13 @@ class _Keys:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, KeySet]] = {}
 
-    def get(self, jwks_uri: str, force: bool = False) -> KeySet:
+    def get(self, jwks_uri: str, force: bool = False, min_gap: float = 0.0) -> KeySet:
+        """`min_gap`: a forced refetch waits that long after the last fetch, so a stream of
+        made-up key ids (push signals arrive unauthenticated) cannot hammer the provider."""
         with self._lock:
             hit = self._cache.get(jwks_uri)
-            if hit and not force and time.monotonic() - hit[0] < 3600:
+            age = time.monotonic() - hit[0] if hit else None
+            if hit and (not force or age < min_gap) and age < 3600:
                 return hit[1]
         keys = KeySet.import_key_set(_http.get(jwks_uri, timeout=TIMEOUT).json())
         with self._lock:
@@ -172,6 +175,18 @@ class _Keys:
 
 
 _keys = _Keys()
+
+
+def signing_keys(jwks_uri: str, *, refetch: bool = False) -> KeySet:
+    """A provider's published keys (cached for an hour); `refetch` for a key id not in them."""
+    return _keys.get(jwks_uri, force=refetch, min_gap=5.0)
+
+
+def get_json(url: str) -> dict:
+    """A provider's JSON document (discovery, transmitter configuration) over the shared pool."""
+    response = _http.get(url, timeout=TIMEOUT, allow_redirects=False)
+    response.raise_for_status()
+    return response.json()
 
 
 class IdTokenInvalid(Exception):

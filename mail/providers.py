@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -42,6 +43,9 @@ class Provider:
     smtp_security: str = "starttls"
     address_claim: str = "email"  # Microsoft: preferred_username
     access_help_url: str = ""     # where the person can see and remove Tether's access
+    # Push revocation signals (mail/security_events.py): the transmitter configuration —
+    # Google's RISC (Cross-Account Protection) or an OpenID Shared Signals transmitter.
+    signals_config_url: str = ""
 
     @property
     def scope(self) -> str:
@@ -97,6 +101,7 @@ def google(client_id: str, client_secret: str) -> Provider:
         smtp_host="smtp.gmail.com", smtp_port=587, smtp_security="starttls",
         address_claim="email",
         access_help_url="https://myaccount.google.com/connections",
+        signals_config_url="https://accounts.google.com/.well-known/risc-configuration",
     )
 
 
@@ -144,8 +149,18 @@ def sandbox_providers(sandbox_json: str) -> dict[str, Provider]:
             imap_host=info.imap_host, imap_port=info.imap_port, imap_security="none",
             smtp_host=info.smtp_host, smtp_port=info.smtp_port, smtp_security="none",
             access_help_url=info.account_url,
+            # One origin serves both dialects: Google's RISC for the google flavour, the
+            # standard's SSF for the other (sandbox/signals.py).
+            signals_config_url=_origin(client.metadata_url) + ("/.well-known/risc-configuration"
+                                                if client.flavour == "google"
+                                                else "/.well-known/ssf-configuration"),
         )
     return found
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def configured(settings: dict) -> dict[str, Provider]:

@@ -99,7 +99,8 @@ def finish(callback: Callback, catalog, redirect_uri: str) -> Outcome:
     if problem:
         oauth.revoke(provider, tokens.refresh_token or tokens.access_token)
         return Outcome(*problem, reconnect_id=attempt.mailbox_id)
-    return _store(callback.user, provider, attempt, email, tokens)
+    return _store(callback.user, provider, attempt, email, tokens,
+                  subject=(str(claims.get("iss", "")), str(claims.get("sub", ""))))
 
 
 def _answered_attempt(callback: Callback, catalog):
@@ -152,7 +153,7 @@ def consent_problem(provider, attempt, email: str, granted_scope: str,
     return None
 
 
-def _store(user: User, provider, attempt, email: str, tokens) -> Outcome:
+def _store(user: User, provider, attempt, email: str, tokens, subject) -> Outcome:
     """Log in to the mail servers with the new token, then store it: a server that refuses
     Tether stores nothing; one that is down stores the mailbox as degraded."""
     result = probe(Server(provider.imap_host, provider.imap_port, provider.imap_security),
@@ -163,7 +164,7 @@ def _store(user: User, provider, attempt, email: str, tokens) -> Outcome:
         return Outcome(SERVER_REFUSED, f"{email} signed in, but its mail server refused "
                                        f"Tether: {failure.cause} Nothing was saved.")
     try:
-        mailbox = save_oauth(user.team, user, provider, email, tokens,
+        mailbox = save_oauth(user.team, user, provider, email, tokens, subject=subject,
                              mailbox_id=attempt.mailbox_id, degraded_by=failure)
     except DuplicateMailbox:
         return Outcome(DUPLICATE, f"{email} is already connected. Use Reconnect on its row "

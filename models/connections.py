@@ -33,9 +33,11 @@ def _claim_row(team, email: str, mailbox_id: int | None) -> Mailbox:
     return existing or Mailbox(team=team, email=email, status=CHECKING)
 
 
-def save_oauth(team, user, provider, email: str, tokens, *, mailbox_id=None, degraded_by=None):
+def save_oauth(team, user, provider, email: str, tokens, *, subject=None, mailbox_id=None,
+               degraded_by=None):
     """Store a consent's tokens and mark the mailbox connected (or degraded if the first mail
-    check hit an outage). Returns the mailbox."""
+    check hit an outage). `subject`: the ID token's (iss, sub), which push signals name.
+    Returns the mailbox."""
 
     def fill(mailbox, now):
         mailbox.provider = provider.key
@@ -45,6 +47,8 @@ def save_oauth(team, user, provider, email: str, tokens, *, mailbox_id=None, deg
         mailbox.access_expires_at = now + timedelta(seconds=tokens.expires_in)
         mailbox.scopes = tokens.scope
         mailbox.consented_at = mailbox.refreshed_at = now
+        if subject and subject[1]:
+            mailbox.openid_iss, mailbox.openid_sub = subject
 
     return _store(team, user, email, mailbox_id, degraded_by, fill)
 

@@ -7,19 +7,22 @@ imports sandbox/ (the product must run, and be installed, without it): so the fe
 demo needs are made by `_control` below, and the sandbox's file is read by mail/sandbox_file.py.
 """
 
+import logging
 from datetime import timedelta
 
 import requests
 
 import clock
 import config
-from mail import providers, sandbox_file
+from mail import oauth, providers, sandbox_file
 from mail.oauth import Tokens
 from models import connections
 from models.accounts import User
 from models.base import db
 from models.checks import Checker
 from models.mailboxes import Mailbox
+
+log = logging.getLogger(__name__)
 
 DEMO_EMAIL = "demo@tether.test"
 DEMO_PASSWORD = "tether-demo"  # documented in the README; demo only
@@ -85,7 +88,9 @@ def seed_mailboxes(settings: dict) -> bool:
         grant = _control(info, "POST", f"/users/{email}/tokens", {"client": client})
         tokens = Tokens(access_token=grant["access_token"], refresh_token=grant["refresh_token"],
                         expires_in=int(grant["expires_in"]), scope=grant["scope"])
-        connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens)
+        claims = oauth.verify_id_token(catalog.get(key), grant["id_token"], nonce=None)
+        connections.save_oauth(owner.team, owner, catalog.get(key), email, tokens,
+                               subject=(claims["iss"], claims["sub"]))  # push signals name it
     connections.save_other(owner.team, owner, OTHER_BOX, {
         "imap_host": info.imap_host, "imap_port": info.imap_port, "imap_security": "none",
         "smtp_host": info.smtp_host, "smtp_port": info.smtp_port, "smtp_security": "none",
@@ -99,6 +104,20 @@ def seed_mailboxes(settings: dict) -> bool:
     Mailbox.update(access_expires_at=clock.now() - timedelta(minutes=1)).where(Mailbox.id == sam.id).execute()
     Checker(catalog).check(sam.id, force=True)
     return True
+
+
+def register_signal_streams(settings: dict) -> None:
+    """Point the sandbox's push revocation signals at this Tether (what `flask signals
+    register` does by hand): Remove access at the sandbox shows within seconds."""
+    from models.signal_streams import RegistrationError, register
+    from models.signals import PUSH_PATH
+
+    for key, provider in providers.current().all().items():
+        if key.endswith("-sandbox") and provider.signals_config_url:
+            try:
+                register(provider, settings["BASE_URL"].rstrip("/") + PUSH_PATH, settings)
+            except RegistrationError as e:
+                log.warning("push signals from %s not registered: %s", provider.label, e)
 
 
 DEMO_CONTACTS = [("jordan@globex.test", "Jordan", "Lee", "Globex"),

@@ -58,6 +58,12 @@ class Mailbox(Timestamped):
     scopes = TextField(default="")
     consented_at = DateTimeField(null=True)   # when the person last granted access
     refreshed_at = DateTimeField(null=True)
+    # Who the provider says consented (the ID token's iss + sub): push signals name them.
+    openid_iss = CharField(default="")
+    openid_sub = CharField(default="", index=True)
+    # A signal-forced check is queued since then / the last one began then (models/signals.py).
+    signal_pending_since = DateTimeField(null=True)
+    signal_checked_from = DateTimeField(null=True)
 
     # Other Provider mailboxes
     imap_host = CharField(default="")

@@ -17,7 +17,16 @@ from flask import (
     url_for,
 )
 
-from sandbox import accounts, faults, smtp_faults, store, tokens
+from sandbox import (
+    accounts,
+    faults,
+    signal_api,
+    signal_delivery,
+    signals,
+    smtp_faults,
+    store,
+    tokens,
+)
 from sandbox.accounts import AccountError
 from sandbox.store import Client, User
 
@@ -91,6 +100,8 @@ def reset():
     accounts.reset()
     faults.clear()
     smtp_faults.clear()
+    signal_delivery.clear()
+    signals.delete_streams()
     return done()
 
 
@@ -127,7 +138,17 @@ def delete_user(email):
 
 @bp.post("/users/<email>/password")
 def change_password(email):
-    accounts.change_password(user_or_404(email), body().get("password", ""))
+    user = user_or_404(email)
+    clients = signals.clients_with_access(user)
+    accounts.change_password(user, body().get("password", ""))
+    signal_api.after_access_change(user, signals.SESSIONS_REVOKED, clients)
+    return done()
+
+
+@bp.post("/users/<email>/disable")
+def disable_user(email):
+    """The admin disables the account: grants end, apps get account-disabled."""
+    signal_api.disable(user_or_404(email))
     return done()
 
 
@@ -141,7 +162,10 @@ def expire_tokens(email):
 def remove_access(email):
     """What "Remove access" does, for one client (``client``) or every app."""
     key = body().get("client")
-    removed = accounts.remove_access(user_or_404(email), client_or_404(key) if key else None)
+    user, client = user_or_404(email), client_or_404(key) if key else None
+    clients = signals.clients_with_access(user, client)
+    removed = accounts.remove_access(user, client)
+    signal_api.after_access_change(user, signals.TOKENS_REVOKED, clients)
     return done(removed=removed)
 
 

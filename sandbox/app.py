@@ -4,7 +4,7 @@ import secrets
 
 from flask import Flask, jsonify, redirect, url_for
 
-from sandbox import admin, oauth, pages, store, tokens
+from sandbox import admin, oauth, pages, signal_api, store, tokens
 
 
 def create_app(base_url: str) -> Flask:
@@ -32,6 +32,7 @@ def create_app(base_url: str) -> Flask:
     oauth.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(signal_api.bp)
 
     @app.get("/")
     def index():

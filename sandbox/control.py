@@ -160,6 +160,33 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    # -- security event tokens (signals.py) -----------------------------------------------
+
+    def disable_user(self, email: str) -> None:
+        """The admin disables the account: grants end, apps' streams get account-disabled."""
+        self._call("POST", f"/users/{email}/disable")
+
+    def signal_deliveries(self) -> list[dict]:
+        """Every SET pushed since the last reset, with its attempts and status."""
+        return self._call("GET", "/signals/deliveries")
+
+    def signal_fault(self, mode: str, count: int = 1, seconds: float = 0) -> dict:
+        """``delay`` the next `count` pushes by `seconds`, or ``drop`` them."""
+        return self._call("POST", "/signals/faults", {"mode": mode, "count": count,
+                                                      "seconds": seconds})
+
+    def sign_set(self, claims: dict, header: dict | None = None) -> str:
+        """A SET signed with the transmitter's key, claims as given (to forge bad ones)."""
+        return self._call("POST", "/signals/sign", {"claims": claims, "header": header})["set"]
+
+    def emit_signal(self, email: str, event: str, count: int = 1) -> int:
+        """Push an event about `email` without changing anything at the provider."""
+        return self._call("POST", "/signals/emit", {"email": email, "event": event,
+                                                    "count": count})["queued"]
+
+    def signal_streams(self) -> dict:
+        return self._call("GET", "/signals/streams")
+
     def clock(self) -> dict:
         """``{"now": sandbox time, "offset": seconds ahead of the wall clock}``"""
         return self._call("GET", "/clock")

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from sandbox import accounts, flavours, store
+from sandbox import accounts, flavours, signal_api, signals, store
 from sandbox.oauth import server
 from sandbox.store import Client, Grant, User, now
 from sandbox.tokens import base_url
@@ -262,5 +262,7 @@ def remove_app(client_id):
     client = Client.find(client_id)
     if client is None:
         abort(404)
+    clients = signals.clients_with_access(user, client)
     accounts.remove_access(user, client)
+    signal_api.after_access_change(user, signals.TOKENS_REVOKED, clients)
     return redirect(url_for("pages.apps", removed=client.name))

@@ -175,6 +175,7 @@ from tasks import (  # noqa: E402,F401  (register tasks and handlers)
     password_reset,
     retention,
     sending,
+    signals,
     signups,
     system,
     test_sends,

@@ -17,3 +17,4 @@ def seed_demo_mailboxes():
         raise RetryTask(f"waiting for the sandbox: {e}", delay=1) from e
     if seeded:
         events.dispatch()  # the expired Microsoft mailbox's notices and logs
+    demo.register_signal_streams(config.current())  # every start: BASE_URL may have moved

@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
+from models import signals
 from views import mailbox_rows
 from views.auth import stay_signed_in
 from views.common import providers
@@ -31,8 +32,9 @@ def email_accounts():
         page = mailbox_rows.page_of(current_user.team_id, mailbox_id) if mailbox_id else abort(404)
     listing = mailbox_rows.listing(current_user, page, providers().all(),
                                    current_app.config["GOOGLE_TESTING_MODE"])
+    push = signals.push_detection(providers().all()) if current_user.is_admin else []
     return render_live("mailboxes/index.html", "mailboxes/_list.html", listing=listing,
-                       rows=listing.rows)
+                       rows=listing.rows, push=push)
 
 
 @bp.route("/account", methods=["GET", "POST"])
