@@ -36,8 +36,9 @@ def outgoing(row: OutboxEmail, mailbox: Mailbox, now: datetime,
         earlier = list(OutboxEmail.select(OutboxEmail.message_id, OutboxEmail.subject)
                        .where((OutboxEmail.enrollment == row.enrollment_id)
                               & OutboxEmail.status.in_((SENT, UNKNOWN))
-                              & (OutboxEmail.position < row.position))
-                       .order_by(OutboxEmail.position, OutboxEmail.id))
+                              & (OutboxEmail.id != row.id))
+                       # In the order they went: steps may have been moved since.
+                       .order_by(OutboxEmail.attempted_at, OutboxEmail.id))
         if earlier:
             base = earlier[-1].subject
             in_reply_to = earlier[-1].message_id

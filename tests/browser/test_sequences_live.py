@@ -22,8 +22,7 @@ pytestmark = pytest.mark.browser
 def _sequence(owner, mailbox, name, start=True):
     sequence = create_sequence(owner.team_id, owner, name=name, mailbox=mailbox,
                                timezone="Europe/Berlin")
-    save_step(sequence, owner, subject="Hi {{first_name}}", body="Hello!", delay_days=0,
-              delay_hours=0)
+    save_step(sequence, owner, subject="Hi {{first_name}}", body="Hello!", delay_minutes=0)
     if start:
         sequence.resume(owner)
     return Sequence.get_by_id(sequence.id)
