@@ -89,7 +89,7 @@ def replan(sequence, now: datetime, steps_changed=None) -> int:
                                OutboxEmail.sent_at)
             .where(OutboxEmail.sequence == sequence).tuples()):
         rows.setdefault(enrollment_id, []).append((step_id, status, sent_at))
-    updates, moved = {}, 0
+    pointers, finished, moved = [], [], 0
     for enrollment_id, index, due, enrolled_at in enrollments:
         mine = rows.get(enrollment_id, [])
         taken = {step_id for step_id, _, _ in mine if step_id is not None}
@@ -97,28 +97,32 @@ def replan(sequence, now: datetime, steps_changed=None) -> int:
         if live:  # on its way or waiting for a person: only the pointer follows the order
             new_index = position_of.get(live[0], next_position(steps, taken))
             if new_index != index:
-                updates.setdefault((new_index, None, "active"), []).append(enrollment_id)
+                pointers.append(Enrollment(id=enrollment_id, step_index=new_index,
+                                           next_due_at=None))
             continue
         new_index = next_position(steps, taken)
         if steps_changed is not None and enrollment_id not in taken_back and (
                 new_index >= len(steps) or steps[new_index].id not in steps_changed):
             continue
         if new_index >= len(steps):  # every step done (its last ones were removed)
-            updates.setdefault((new_index, None, "finished"), []).append(enrollment_id)
-            moved += 1
+            finished.append(enrollment_id)
             continue
         went = [at for _, status, at in mine if status == SENT and at is not None]
         new_due = max(went, default=enrolled_at) + steps[new_index].delay
         if (new_index, new_due) != (index, due):
-            updates.setdefault((new_index, new_due, "active"), []).append(enrollment_id)
+            pointers.append(Enrollment(id=enrollment_id, step_index=new_index,
+                                       next_due_at=new_due))
             moved += 1
-    for (new_index, new_due, status), ids in updates.items():
-        fields = {"step_index": new_index, "next_due_at": new_due}
-        if status != "active":
-            fields.update(status=status, status_changed_at=now)
-        for start in range(0, len(ids), 500):
-            (Enrollment.update(**fields).where(Enrollment.id.in_(ids[start:start + 500])
-                                               & (Enrollment.status == "active")).execute())
+    # One statement per 100 contacts (a CASE on the id), not one per contact: 10,000 contacts
+    # are rescheduled while the person who pressed the button waits (bench/step_edits.py).
+    Enrollment.bulk_update(pointers, [Enrollment.step_index, Enrollment.next_due_at],
+                           batch_size=100)
+    for start in range(0, len(finished), 500):
+        (Enrollment.update(step_index=len(steps), next_due_at=None, status="finished",
+                           status_changed_at=now)
+         .where(Enrollment.id.in_(finished[start:start + 500])
+                & (Enrollment.status == "active")).execute())
+    moved += len(finished)
     for step in steps:  # what the queue still holds says its email's new number
         (OutboxEmail.update(position=step.position)
          .where((OutboxEmail.step == step.id) & (OutboxEmail.status == QUEUED)
