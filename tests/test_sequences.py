@@ -186,7 +186,8 @@ def test_other_teams_sequence_is_404(app, accounts, client):
         assert other.get(url).status_code == 404, url
     for url in (f"/sequences/{sequence.id}/toggle", f"/sequences/{sequence.id}/delete",
                 f"/sequences/{sequence.id}/steps", f"/sequences/{sequence.id}/steps/{step.id}",
-                f"/sequences/{sequence.id}/steps/{step.id}/delete"):
+                f"/sequences/{sequence.id}/steps/{step.id}/delete",
+                f"/sequences/{sequence.id}/steps/{step.id}/move"):
         assert post_form(other, url, {"subject": "x", "body": "y"}, page="/sequences").status_code == 404, url
     assert Sequence.get_by_id(sequence.id).state == "active"
     assert SequenceStep.select().count() == 1

@@ -2,15 +2,19 @@
 with the keyboard — with the count of waiting contacts shown before saving; and a new
 sequence that starts in the browser's own time zone."""
 
+import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+import clock
 from models.contacts import Contact
-from models.mailboxes import CONNECTED, Mailbox
-from models.sequences import Sequence, SequenceStep, enroll
+from models.health import transition
+from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
+from models.sequences import Enrollment, Sequence, SequenceStep, enroll
 from tests.browser.conftest import screenshot
 from tests.browser.test_sequences_live import _sign_up
 from tests.chromium_fixtures import SCREENSHOTS
@@ -96,6 +100,17 @@ def test_emails_are_edited_moved_by_keyboard_and_removed_through_the_page(page, 
     page.goto(live_server + f"/sequences/{sequence.id}")
     expect(page.get_by_text("3 hours after email 1")).to_be_visible()
     expect(page.get_by_text("right after enrolling")).to_be_visible()
+
+    # Its mailbox blocks it: only the email that is due waits for the mailbox.
+    page.get_by_role("button", name="Paused: press to start Q3 founders").click()
+    expect(page.get_by_role("button", name="Active: press to pause Q3 founders")).to_be_visible()
+    Enrollment.update(next_due_at=clock.now() + timedelta(days=2)).where(
+        Enrollment.contact == Contact.get(Contact.email == "bob@client.test")).execute()
+    transition(Mailbox.get().id, RECONNECT_REQUIRED, cause="token expired or revoked")
+    page.reload()
+    expect(page.get_by_role("cell", name="waiting: mailbox")).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile(r"\(once the mailbox is back\)"))).to_be_visible()
+    _shot(page, "steps-overview-blocked")
 
 
 def test_a_new_sequence_starts_in_the_browsers_time_zone(chromium, live_server):
