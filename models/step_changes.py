@@ -6,7 +6,9 @@ The rule, one place for it:
   waiting for a person), not a number. Their next step is the first step, in the sequence's
   current order, they have no email for (`next_position`). So after any edit, move or
   removal, a step a contact was sent is never sent again, and a step they were not sent is
-  never skipped — moved in front of where they stood, it is the next one they get.
+  never skipped — moved in front of where they stood, it is the next one they get. E.g.
+  steps A, B, C; Ada was sent A and B, Bob only A; C moves above B (A, C, B): Ada gets C
+  next and never B again, Bob gets C, then B. A removed step's contacts go on with the next.
   `Enrollment.step_index` is only a pointer into the current order: `replan` rewrites it after
   every change, and `outbox_plan.advance` picks the next step by the same rule after a send.
 - An email planned into the outbox but still waiting in the queue, never tried, is taken back
@@ -20,8 +22,9 @@ The rule, one place for it:
   time zone apply on top when it is sent (Sequence.next_send_time), so a new window moves
   every waiting contact without rewriting them.
 
-Races with a sender planning at the same moment end at the outbox's unique (enrollment, step)
-index: at worst a contact's next email is planned a pass later, never twice.
+Races with a sender planning at the same moment (PostgreSQL; SQLite runs them one after the
+other) end at the outbox's unique (enrollment, step) index: at worst a contact's next email
+is planned a pass later, or in the order from before the change — never twice.
 """
 
 from datetime import datetime
