@@ -170,7 +170,7 @@ def seed(sandbox, args) -> list[tuple[str, int, list[int]]]:
                                            mailbox=boxes[s])
                 for step in range(3):
                     save_step(sequence, owner, subject=f"Step {step} for {{{{first_name}}}}",
-                              body="Hi {{first_name}},\n\nA short note.\n", delay_days=step * 2)
+                              body="Hi {{first_name}},\n\nA short note.\n", delay_minutes=step * 2 * 24 * 60)
                 chosen = Contact.select().where(Contact.team == team).offset(s * ENROLLED)
                 enroll(sequence, chosen.limit(ENROLLED), owner)
                 SequenceLog.insert_many([{"sequence": sequence.id, "kind": "sent",

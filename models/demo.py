@@ -150,7 +150,8 @@ def _seed_sequences(owner) -> None:
                                    window_days="0,1,2,3,4,5,6", window_start=0,
                                    window_end=24 * 60 - 1)
         for subject, body, delay_days in steps:
-            save_step(sequence, owner, subject=subject, body=body, delay_days=delay_days)
+            save_step(sequence, owner, subject=subject, body=body,
+                      delay_minutes=delay_days * 24 * 60)
         enroll(sequence, Contact.select(), owner)
         sequence.resume(owner)
 

@@ -9,6 +9,7 @@ from models.base import write_transaction
 from models.mailboxes import Mailbox
 from models.outbox_email import QUEUED, SENT, OutboxEmail, attempted_today, day_start, waiting_rows
 from models.sequences import Enrollment, Sequence, SequenceLog, SequenceStep, write_log
+from models.step_changes import next_position, taken_steps
 
 
 def _window_open(sequence: Sequence, now: datetime) -> bool:
@@ -98,16 +99,16 @@ class StepCache:
 
 
 def advance(row, sent_at: datetime, now: datetime, steps: StepCache | None = None) -> None:
-    """The enrollment moves to the step after this one, due its delay after this send."""
+    """The enrollment moves to its next step — the first, in the current order, it has no
+    email for (models/step_changes.py) — due that step's wait after this send."""
     steps = steps or StepCache()
-    step = steps.get(row.sequence_id, row.step_id)
-    position = row.position if step is None else step.position
-    following = steps.at(row.sequence_id, position + 1)
+    position = next_position(steps.of(row.sequence_id), taken_steps(row.enrollment_id))
+    following = steps.at(row.sequence_id, position)
     if following is not None:
         fields = {"next_due_at": sent_at + following.delay}
     else:  # that was the last step
         fields = {"next_due_at": None, "status": "finished", "status_changed_at": now}
-    (Enrollment.update(step_index=position + 1, **fields)
+    (Enrollment.update(step_index=position, **fields)
      .where((Enrollment.id == row.enrollment_id) & (Enrollment.status == "active")).execute())
 
 

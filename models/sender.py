@@ -137,6 +137,9 @@ class _Batch:
     def send(self) -> None:
         while not self.stopped:
             now = clock.now()
+            # Steps read afresh for each claim: an email claimed from here on carries the
+            # content saved by now; one claimed before keeps the version it was rendered from.
+            self.steps = outbox.StepCache()
             outbox.plan(self.mailbox, now)
             rows = outbox.claim(self.mailbox, self.owner, now)
             if not rows:

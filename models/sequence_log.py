@@ -43,6 +43,19 @@ def step_edited(user, position: int, verb: str) -> str:
     return f"Step {position + 1} {verb} by {user.display_name}"
 
 
+def step_moved(user, old: int, new: int) -> str:
+    """Positions are 0-based."""
+    return f"Step {old + 1} moved to place {new + 1} by {user.display_name}"
+
+
+def rescheduled(count: int) -> str:
+    """What a change did to contacts waiting for an email ("" when none)."""
+    if not count:
+        return ""
+    who = "1 contact's" if count == 1 else f"{count:,} contacts'"
+    return f" — {who} next email rescheduled"
+
+
 def enrolled(user, count: int) -> str:
     who = "1 contact" if count == 1 else f"{count:,} contacts"
     return f"{who} enrolled by {user.display_name}"

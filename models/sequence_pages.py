@@ -61,9 +61,13 @@ def next_email(sequence, enrollment, email, now) -> str:
         return "needs your attention (see the log)"
     if sequence.state == PAUSED:
         return "waiting: sequence paused"
-    if sequence.state == BLOCKED:
+    # Only an email that is due waits for the mailbox; a later one still goes when it is due,
+    # if the mailbox is back by then.
+    if sequence.state == BLOCKED and (enrollment.next_due_at is None
+                                      or enrollment.next_due_at <= now):
         return "waiting: mailbox"
     if enrollment.next_due_at is None:
         return "sending"
     # Due in the past means due now; either way the sending window decides.
-    return sequence.local_time(sequence.next_send_time(max(enrollment.next_due_at, now)))
+    when = sequence.local_time(sequence.next_send_time(max(enrollment.next_due_at, now)))
+    return f"{when} (once the mailbox is back)" if sequence.state == BLOCKED else when

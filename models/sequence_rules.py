@@ -9,6 +9,8 @@ from models.templating import template_problem
 from models.text import has_control_chars
 
 MAX_NAME, MAX_SUBJECT, MAX_BODY, MAX_DELAY_DAYS = 120, 250, 20_000, 365
+# A step's wait is stored in minutes and typed in one of these units.
+DELAY_UNITS = {"minutes": 1, "hours": 60, "days": 24 * 60}
 MAX_SENDER_NAME = 100
 MAX_FOOTER = 1_000
 TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
@@ -34,12 +36,34 @@ def check_body(body: str) -> None:
     _check_template(body)
 
 
-def check_delay(delay_days: int | None, delay_hours: int | None) -> None:
-    """The wait before a step; None stands for a value that was not a whole number."""
-    if delay_days is None or not 0 <= delay_days <= MAX_DELAY_DAYS:
-        raise ValueError(f"Wait between 0 and {MAX_DELAY_DAYS} days.")
-    if delay_hours is None or not 0 <= delay_hours <= 23:
-        raise ValueError("Hours go from 0 to 23.")
+def check_delay(amount: int | None, unit: str) -> None:
+    """The wait before a step, as typed; None stands for a value that was not a whole number."""
+    if unit not in DELAY_UNITS:
+        raise ValueError("Choose minutes, hours or days.")
+    if amount is None or not 0 <= amount * DELAY_UNITS[unit] <= MAX_DELAY_DAYS * 24 * 60:
+        raise ValueError(f"Wait a whole number between 0 and {MAX_DELAY_DAYS} days.")
+
+
+def delay_minutes(amount: int, unit: str) -> int:
+    return amount * DELAY_UNITS[unit]
+
+
+def delay_as_typed(minutes: int) -> tuple[int, str]:
+    """A stored wait in the largest unit that says it exactly: 4320 → (3, "days")."""
+    for unit in ("days", "hours"):
+        if minutes and minutes % DELAY_UNITS[unit] == 0:
+            return minutes // DELAY_UNITS[unit], unit
+    return minutes, "minutes"
+
+
+def delay_words(minutes: int) -> str:
+    """ "3 days", "1 hour 30 minutes", "no wait"."""
+    if not minutes:
+        return "no wait"
+    days, rest = divmod(minutes, DELAY_UNITS["days"])
+    hours, mins = divmod(rest, 60)
+    return " ".join(f"{n} {unit}{'s' if n != 1 else ''}"
+                    for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n)
 
 
 def check_footer(footer: str) -> None:
@@ -56,11 +80,11 @@ def _check_template(text: str) -> None:
         raise ValueError(problem)
 
 
-def step_problems(subject, body, delay_days, delay_hours, first: bool) -> dict:
+def step_problems(subject, body, delay_amount, delay_unit, first: bool) -> dict:
     """What is wrong with a step, per field ({} when it can be saved)."""
     return _problems(subject=lambda: check_subject(subject, first),
                      body=lambda: check_body(body),
-                     delay=lambda: check_delay(delay_days, delay_hours))
+                     delay=lambda: check_delay(delay_amount, delay_unit))
 
 
 # ---- Settings: name, mailbox, sender name, window, time zone ----------------------------------

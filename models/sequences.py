@@ -31,7 +31,7 @@ from models.base import BaseModel, Timestamped, db, write_transaction
 from models.contacts import Contact
 from models.mailboxes import DISABLED, Mailbox
 from models.sequence_log import REMOVED
-from models.sequence_rules import MAX_SUBJECT
+from models.sequence_rules import MAX_SUBJECT, delay_words
 from models.suppressions import suppressed
 
 ACTIVE, PAUSED, BLOCKED = "active", "paused", "blocked"
@@ -173,18 +173,17 @@ class SequenceStep(BaseModel):
     position = IntegerField(index=True)  # 0-based; an enrollment's step_index points here
     subject = CharField(max_length=MAX_SUBJECT, default="")  # "" after step 1: same thread
     body = TextField()
-    delay_days = IntegerField(default=0)   # wait after the previous step (after enrolling,
-    delay_hours = IntegerField(default=0)  # for the first one)
+    # The wait after the previous step (after enrolling, for the first one), in minutes; the
+    # form types it in minutes, hours or days (models/sequence_rules.py).
+    delay_minutes = IntegerField(default=0)
 
     @property
     def delay(self) -> timedelta:
-        return timedelta(days=self.delay_days, hours=self.delay_hours)
+        return timedelta(minutes=self.delay_minutes)
 
     @property
     def delay_text(self) -> str:
-        parts = [f"{n} {unit}{'s' if n != 1 else ''}"
-                 for n, unit in ((self.delay_days, "day"), (self.delay_hours, "hour")) if n]
-        return " ".join(parts) or "no wait"
+        return delay_words(self.delay_minutes)
 
     @property
     def timing(self) -> str:
@@ -294,11 +293,17 @@ def create_sequence(team_id, user, **settings) -> Sequence:
     return sequence
 
 
-def update_settings(sequence, user, **settings) -> None:
-    """Save changed settings; a new sending mailbox is logged by name."""
+TIMING = ("window_days", "window_start", "window_end", "timezone")
+
+
+def update_settings(sequence, user, **settings) -> int:
+    """Save changed settings; a new sending mailbox is logged by name. Returns how many
+    waiting contacts a new window or time zone reschedules (their next email goes by it)."""
+    from models.step_changes import waiting_count  # it reads the outbox, which imports us
+
     changed = [k for k, v in settings.items() if getattr(sequence, k) != v]
     if not changed:
-        return
+        return 0
     old_mailbox = sequence.mailbox
     for key in changed:
         setattr(sequence, key, settings[key])
@@ -310,42 +315,96 @@ def update_settings(sequence, user, **settings) -> None:
             hand_over(sequence.id)  # as a move does: what the old sender claimed comes back
             write_log(sequence, "edited",
                       says.mailbox_changed(user, old_mailbox.email, sequence.mailbox.email))
+        moved = waiting_count(sequence) if set(changed) & set(TIMING) else 0
         if set(changed) - {"mailbox"}:
-            write_log(sequence, "edited", says.settings_changed(user))
+            write_log(sequence, "edited", says.settings_changed(user) + says.rescheduled(moved))
         changes.bump(sequence.team_id)
+    return moved
 
 
 def save_step(sequence, user, step=None, **values) -> SequenceStep:
-    """Add a step at the end, or change `step`."""
-    with db.atomic():
+    """Add a step at the end, or change `step`. A changed wait reschedules the contacts
+    waiting for that step (models/step_changes.py); how many is `step.rescheduled`."""
+    from models.step_changes import replan  # it reads the outbox, whose rows import this module
+
+    if "delay_days" in values or "delay_hours" in values:  # scripts written before minutes
+        values["delay_minutes"] = (values.pop("delay_days", 0) or 0) * 1440 + (
+            values.pop("delay_hours", 0) or 0) * 60
+    with write_transaction():
+        rescheduled = 0
         if step is None:
             step = SequenceStep.create(sequence=sequence, position=sequence.steps.count(),
                                        **values)
             verb = "added"
         else:
+            new_wait = values.get("delay_minutes", step.delay_minutes) != step.delay_minutes
             for key, value in values.items():
                 setattr(step, key, value)
             step.save()
+            if new_wait:
+                rescheduled = replan(sequence, clock.now(), steps_changed={step.id})
             verb = "changed"
-        write_log(sequence, "edited", says.step_edited(user, step.position, verb))
+        write_log(sequence, "edited", says.step_edited(user, step.position, verb)
+                  + says.rescheduled(rescheduled))
         changes.bump(sequence.team_id)
+    step.rescheduled = rescheduled
     return step
 
 
+def _subject_first(order: list) -> str | None:
+    """The first email starts the thread, so it needs a subject: why `order` cannot be, or
+    None."""
+    if order and not order[0].subject.strip():
+        return (f"Email {order[0].position + 1} has no subject (it replies in the thread), so "
+                "it cannot be the first email. Give it a subject first.")
+    return None
+
+
 def remove_step(sequence, user, step) -> str | None:
-    """Remove a step; later steps move up, and so do contacts waiting for them. Returns why
-    not, or None."""
+    """Remove a step; later steps move up, and every contact goes on at the first step they
+    have not been sent (models/step_changes.py). Returns why not, or None."""
+    from models.step_changes import replan  # it reads the outbox, whose rows import this module
+
     if sequence.state != PAUSED and sequence.steps.count() == 1:
         return "Pause the sequence before removing its only step."
-    with db.atomic():
+    steps = list(sequence.steps_in_order())
+    problem = _subject_first([s for s in steps if s.id != step.id])
+    if problem:
+        return problem
+    with write_transaction():
         step.delete_instance()
         (SequenceStep.update(position=SequenceStep.position - 1)
          .where((SequenceStep.sequence == sequence) & (SequenceStep.position > step.position))
          .execute())
-        (Enrollment.update(step_index=Enrollment.step_index - 1)
-         .where((Enrollment.sequence == sequence) & (Enrollment.step_index > step.position))
-         .execute())
-        write_log(sequence, "edited", says.step_edited(user, step.position, "removed"))
+        moved = replan(sequence, clock.now())
+        write_log(sequence, "edited", says.step_edited(user, step.position, "removed")
+                  + says.rescheduled(moved))
+        changes.bump(sequence.team_id)
+    return None
+
+
+def move_step(sequence, user, step, offset: int) -> str | None:
+    """Move a step one place up (-1) or down (+1); every contact goes on at the first step,
+    in the new order, they have not been sent (models/step_changes.py). Returns why not, or
+    None."""
+    from models.step_changes import replan  # it reads the outbox, whose rows import this module
+
+    steps = list(sequence.steps_in_order())
+    index = next((i for i, s in enumerate(steps) if s.id == step.id), None)
+    if index is None or not 0 <= index + offset < len(steps) or offset not in (-1, 1):
+        return "That email cannot move further."
+    order = list(steps)
+    order[index], order[index + offset] = order[index + offset], order[index]
+    problem = _subject_first(order)
+    if problem:
+        return problem
+    with write_transaction():
+        for position, moving in enumerate(order):
+            if moving.position != position:
+                SequenceStep.update(position=position).where(SequenceStep.id == moving.id).execute()
+        moved = replan(sequence, clock.now())
+        write_log(sequence, "edited", says.step_moved(user, index, index + offset)
+                  + says.rescheduled(moved))
         changes.bump(sequence.team_id)
     return None
 

@@ -41,8 +41,8 @@ def columns(table: str) -> set[str]:
 def insert_as_of_now(model, **values) -> int:
     """Insert a row into `model`'s table as it stands at the database's current migration:
     the model's own defaults and conversions (an EncryptedField encrypts), but only for the
-    columns that table has now — an older version knew nothing of the later ones. Returns
-    the new row's id."""
+    columns that table has now — an older version knew nothing of the later ones, and may
+    fill columns a later one retired (given by column name). Returns the new row's id."""
     database, table = base.db.obj, model._meta.table_name
     present, row = columns(table), {}
     for field in model._meta.sorted_fields:
@@ -55,6 +55,10 @@ def insert_as_of_now(model, **values) -> int:
         else:
             continue
         row[field.column_name] = field.db_value(value)
+    known = {field.name for field in model._meta.sorted_fields}
+    for name, value in values.items():  # a column a later version retired, as it was filled
+        if name not in known and name in present:
+            row[name] = value
     names = ", ".join(f'"{c}"' for c in row)
     marks = ", ".join(database.param for _ in row)
     sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'

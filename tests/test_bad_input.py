@@ -62,9 +62,9 @@ def test_enrolling_odd_ids_enrolls_nothing_and_says_so(client, sequence):
 
 @pytest.mark.parametrize("delay", ["²", "٣", HUGE, "-1", "1.5"])
 def test_a_step_delay_that_is_no_number_is_refused_in_words(client, sequence, delay):
-    response = add_step(client, sequence, subject="Again", delay_days=delay)
+    response = add_step(client, sequence, subject="Again", wait=delay)
     assert response.status_code == 422
-    assert "Wait between 0 and" in response.get_data(as_text=True)
+    assert "Wait a whole number between 0 and" in response.get_data(as_text=True)
     assert SequenceStep.select().count() == 1
 
 

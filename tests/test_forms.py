@@ -136,14 +136,14 @@ def test_a_wait_that_cannot_be_is_marked_on_the_input_that_is_wrong(accounts, cl
 
     accounts.sign_up()
     new_sequence(client, add_mailbox(team_of()))
-    response = add_step(client, Sequence.get(), subject="Hi", delay_days="2", delay_hours="30")
+    response = add_step(client, Sequence.get(), subject="Hi", wait="400", unit="days")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    days = re.search(r'<input[^>]*id="new-delay_days"[^>]*>', html).group(0)
-    hours = re.search(r'<input[^>]*id="new-delay_hours"[^>]*>', html).group(0)
-    assert 'aria-invalid' not in days and 'value="2"' in days
-    assert 'aria-invalid="true"' in hours and 'aria-describedby="new-e-delay"' in hours
-    assert re.search(r'id="new-e-delay"[^>]*>Hours go from 0 to 23.<', html)
+    amount = re.search(r'<input[^>]*id="new-delay_amount"[^>]*>', html).group(0)
+    unit = re.search(r'<select[^>]*id="new-delay_unit"[^>]*>.*?</select>', html, re.S).group(0)
+    assert 'aria-invalid="true"' in amount and 'aria-describedby="new-e-delay"' in amount
+    assert 'value="400"' in amount and '<option selected value="days">' in unit
+    assert re.search(r'id="new-e-delay"[^>]*>Wait a whole number between 0 and 365 days.<', html)
     assert not SequenceStep.select().exists()
 
 

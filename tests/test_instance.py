@@ -54,7 +54,7 @@ def _a_queued_email():
     sequence = create_sequence(owner.team_id, owner, name="Outreach", mailbox=box,
                                window_days="0,1,2,3,4,5,6", window_start=0, window_end=24 * 60,
                                timezone="UTC")
-    save_step(sequence, owner, subject="Hello", body="Hi", delay_days=0, delay_hours=0)
+    save_step(sequence, owner, subject="Hello", body="Hi", delay_minutes=0)
     enroll(sequence, Contact.select(), owner)
     sequence.resume(owner)
     assert outbox.plan(Mailbox.get_by_id(box.id), clock.now()) == 1

@@ -39,7 +39,7 @@ def running(owner, box, name="Outreach", steps=(("Hi {{first_name|there}}", "Hel
                                window_start=window.get("start", 9 * 60),
                                window_end=window.get("end", 17 * 60))
     for subject, body, hours in steps:
-        save_step(sequence, owner, subject=subject, body=body, delay_hours=hours)
+        save_step(sequence, owner, subject=subject, body=body, delay_minutes=hours * 60)
     for address in contacts:
         Contact.get_or_create(team=owner.team_id, email=address,
                               defaults={"first_name": address.split("@")[0].title()})

@@ -13,6 +13,9 @@ from models.sequence_rules import (
     check_subject,
     check_timezone,
     check_window,
+    delay_as_typed,
+    delay_minutes,
+    delay_words,
     minutes,
     settings_problems,
     step_problems,
@@ -26,8 +29,10 @@ from models.sequence_rules import (
     (check_subject, ("Hi {{nickname}}", False), "Unknown field {{nickname}}"),
     (check_body, (" \n",), "Write the email's text"),
     (check_body, ("Hi {{first_name", ), "not closed"),
-    (check_delay, (None, 0), "between 0 and 365 days"),
-    (check_delay, (1, 24), "Hours go from 0 to 23"),
+    (check_delay, (None, "days"), "between 0 and 365 days"),
+    (check_delay, (366, "days"), "between 0 and 365 days"),
+    (check_delay, (365 * 24 + 1, "hours"), "between 0 and 365 days"),
+    (check_delay, (3, "weeks"), "Choose minutes, hours or days"),
     (check_name, ("",), "Give the sequence a name"),
     (check_name, ("a\u202eb",), "without control"),
     (check_sender_name, ('Alex "A" <a@b>',), "without < >"),
@@ -46,20 +51,30 @@ def test_each_check_refuses_in_the_users_words(check, args, words):
 def test_what_is_fine_passes_every_check():
     check_subject("", first=False)  # a later step may keep the thread's subject
     check_body("Hi {{first_name|there}}")
-    check_delay(365, 23)
+    check_delay(365, "days")
+    check_delay(0, "minutes")
     check_name("Q3 outreach")
     check_sender_name("Alex from Acme")
     check_window([0, 4], 540, 1020)
     check_timezone("Europe/Paris")
-    assert step_problems("Hi", "Body", 0, 0, first=True) == {}
+    assert step_problems("Hi", "Body", 0, "minutes", first=True) == {}
+
+
+@pytest.mark.parametrize("minutes, typed, words", [
+    (0, (0, "minutes"), "no wait"), (30, (30, "minutes"), "30 minutes"),
+    (90, (90, "minutes"), "1 hour 30 minutes"), (120, (2, "hours"), "2 hours"),
+    (3 * 1440, (3, "days"), "3 days"), (1440 + 60, (25, "hours"), "1 day 1 hour")])
+def test_a_wait_is_shown_in_the_unit_that_says_it_exactly(minutes, typed, words):
+    assert delay_as_typed(minutes) == typed and delay_words(minutes) == words
+    assert delay_minutes(*typed) == minutes
 
 
 def test_the_pages_get_one_message_per_field():
     errors = settings_problems("", None, "a\nb", [], 540, 1020, "nowhere")
     assert set(errors) == {"name", "mailbox", "sender_name", "window", "timezone"}
-    assert step_problems("", "", -1, 0, first=True) == {
+    assert step_problems("", "", -1, "days", first=True) == {
         "subject": "The first email needs a subject.", "body": "Write the email's text.",
-        "delay": "Wait between 0 and 365 days."}
+        "delay": "Wait a whole number between 0 and 365 days."}
 
 
 @pytest.mark.parametrize("text, value", [("09:30", 570), (" 9:05 ", 545), ("24:00", None),

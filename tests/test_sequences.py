@@ -7,6 +7,7 @@ from datetime import datetime
 import clock
 from models.accounts import User
 from models.mailboxes import CONNECTED, Mailbox
+from models.outbox import OutboxEmail
 from models.sequence_log import REMOVED
 from models.sequences import Sequence, SequenceLog, SequenceStep, log_mailbox_transition
 from models.templating import render_subject, render_template_text
@@ -41,10 +42,10 @@ def running_sequence(client, mailbox, name="Q3 outreach"):
     return Sequence.get_by_id(sequence.id)
 
 
-def add_step(client, sequence, subject="Hello", body="Body", delay_days="0", delay_hours="0"):
+def add_step(client, sequence, subject="Hello", body="Body", wait="0", unit="days"):
     return post_form(client, f"/sequences/{sequence.id}/steps",
-                     {"subject": subject, "body": body, "delay_days": delay_days,
-                      "delay_hours": delay_hours},
+                     {"subject": subject, "body": body, "delay_amount": wait,
+                      "delay_unit": unit},
                      page=f"/sequences/{sequence.id}/edit", headers={"HX-Request": "true"})
 
 
@@ -93,10 +94,10 @@ def test_create_a_sequence_write_its_emails_and_start_it(accounts, client):
     assert Sequence.get_by_id(sequence.id).paused
 
     assert add_step(client, sequence, "Quick question, {{first_name}}", "Hi {{first_name}}").status_code == 200
-    follow_up = add_step(client, sequence, "", "Just bumping this up.", delay_days="3")
+    follow_up = add_step(client, sequence, "", "Just bumping this up.", wait="3")
     assert follow_up.status_code == 200 and "Email 2" in follow_up.get_data(as_text=True)
     steps = list(sequence.steps_in_order())
-    assert [(s.position, s.delay_days) for s in steps] == [(0, 0), (1, 3)]
+    assert [(s.position, s.delay_minutes) for s in steps] == [(0, 0), (1, 3 * 24 * 60)]
 
     started = toggle(client, sequence)
     assert toggle_of(started.get_data(as_text=True), sequence)[0] == "active"
@@ -185,7 +186,8 @@ def test_other_teams_sequence_is_404(app, accounts, client):
         assert other.get(url).status_code == 404, url
     for url in (f"/sequences/{sequence.id}/toggle", f"/sequences/{sequence.id}/delete",
                 f"/sequences/{sequence.id}/steps", f"/sequences/{sequence.id}/steps/{step.id}",
-                f"/sequences/{sequence.id}/steps/{step.id}/delete"):
+                f"/sequences/{sequence.id}/steps/{step.id}/delete",
+                f"/sequences/{sequence.id}/steps/{step.id}/move"):
         assert post_form(other, url, {"subject": "x", "body": "y"}, page="/sequences").status_code == 404, url
     assert Sequence.get_by_id(sequence.id).state == "active"
     assert SequenceStep.select().count() == 1
@@ -196,8 +198,8 @@ def test_editing_a_step_saves_only_that_email(accounts, client):
     sequence = running_sequence(client, add_mailbox(team_of()))
     step = sequence.steps_in_order().first()
     response = post_form(client, f"/sequences/{sequence.id}/steps/{step.id}",
-                         {"subject": "New subject", "body": "New body", "delay_days": "0",
-                          "delay_hours": "2"}, page=f"/sequences/{sequence.id}/edit",
+                         {"subject": "New subject", "body": "New body", "delay_amount": "2",
+                          "delay_unit": "hours"}, page=f"/sequences/{sequence.id}/edit",
                          headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.strip().startswith('<article class="card step"')
@@ -215,7 +217,12 @@ def test_removing_a_step_moves_later_emails_and_waiting_contacts_up(accounts, cl
     add_step(client, sequence, "", "second")
     add_step(client, sequence, "", "third")
     contact = Contact.create(team=sequence.team_id, email="pat@example.com")
-    Enrollment.create(sequence=sequence, contact=contact, step_index=2)
+    enrollment = Enrollment.create(sequence=sequence, contact=contact, step_index=2,
+                                   next_due_at=datetime(2031, 1, 1))
+    for step in list(sequence.steps_in_order())[:2]:  # sent the first two, waits for the third
+        OutboxEmail.create(enrollment=enrollment, step=step, sequence=sequence, contact=contact,
+                           position=step.position, status="sent", due_at=datetime(2030, 1, 1),
+                           sent_at=datetime(2030, 1, 1))
     second = SequenceStep.get(SequenceStep.body == "second")
     post_form(client, f"/sequences/{sequence.id}/steps/{second.id}/delete", {},
               page=f"/sequences/{sequence.id}/edit", headers={"HX-Request": "true"})

@@ -33,9 +33,11 @@ def _fill_as_an_older_version() -> dict:
                                smtp_host="smtp.acme.test", username="pat", password=SECRET)
     sequence = insert_as_of_now(Sequence, team=team, name="Q4 outreach", mailbox=mailbox,
                                 created_by=owner, paused=False, window_days="0,1,56")
+    # A wait of 2 days 3 hours, as days and hours before 0023, as minutes since.
     step = insert_as_of_now(SequenceStep, sequence=sequence, position=0, subject="Hello",
-                            body="Hi {{first_name}}")
-    rows = {"team": team, "owner": owner, "mailbox": mailbox, "sequence": sequence}
+                            body="Hi {{first_name}}", delay_days=2, delay_hours=3,
+                            delay_minutes=2 * 1440 + 3 * 60)
+    rows = {"team": team, "owner": owner, "mailbox": mailbox, "sequence": sequence, "step": step}
     for n, (email, status) in enumerate((("jordan@globex.test", "sent"),
                                          ("casey@initech.test", "queued"))):
         contact = insert_as_of_now(Contact, team=team, email=email, first_name=email[:5])
@@ -59,6 +61,7 @@ def _assert_intact(rows: dict, repaired: bool = True) -> None:
     assert sequence.name == "Q4 outreach" and sequence.mailbox_id == mailbox.id
     assert sequence.window_days == ("0,1" if repaired else "0,1,56")
     assert sorted(c.email for c in Contact.select()) == ["casey@initech.test", "jordan@globex.test"]
+    assert SequenceStep.get_by_id(rows["step"]).delay_text == "2 days 3 hours"
     sent = OutboxEmail.get_by_id(rows["outbox0"])
     assert (sent.status, sent.message_id, sent.to_email) == ("sent", "<m0@acme.test>",
                                                              "jordan@globex.test")

@@ -28,10 +28,12 @@ from models.sequences import (
     create_sequence,
     default_timezone,
     delete_sequence,
+    move_step,
     remove_step,
     save_step,
     update_settings,
 )
+from models.step_changes import waiting_count
 from models.templating import FIELDS
 from views.common import render, safe_next, team_object_or_404
 from views.extensions import htmx
@@ -87,7 +89,25 @@ def _settings_context(sequence, form=None, **context):
     steps = list(sequence.steps_in_order()) if sequence.id else []
     context.setdefault("new_form", StepForm.blank(len(steps) + 1))
     return dict(sequence=sequence, mailboxes=mailboxes, form=form, weekdays=WEEKDAYS,
-                fields=FIELDS, steps=[(step, StepForm.of(step)) for step in steps], **context)
+                fields=FIELDS, steps=[(step, StepForm.of(step)) for step in steps],
+                waiting={step.id: waiting_count(sequence, step) for step in steps},
+                waiting_total=waiting_count(sequence) if sequence.id else 0, **context)
+
+
+def _wake(sequence) -> None:
+    """A change made emails due sooner, or later: the sender looks again now, not at the
+    wake-up it planned by the old timing."""
+    if not sequence.paused:
+        from tasks.sending import send_now
+
+        send_now(sequence.mailbox_id)
+
+
+def _rescheduled(count: int) -> str:
+    if not count:
+        return ""
+    return (" 1 contact waiting for it is rescheduled." if count == 1
+            else f" {count:,} contacts waiting for it are rescheduled.")
 
 
 @bp.route("/sequences/new", methods=["GET", "POST"])
@@ -111,8 +131,11 @@ def edit(sequence_id):
     sequence = team_object_or_404(Sequence, sequence_id)
     form = _settings_form(sequence)
     if form.validate_on_submit():
-        update_settings(sequence, current_user, **form.values())
-        flash("Settings saved.", "success")
+        moved = update_settings(sequence, current_user, **form.values())
+        _wake(sequence)
+        flash("Settings saved." + (f" {moved:,} waiting contact{'s' if moved != 1 else ''} "
+                                   "now follow the new sending window."
+                                   if moved else ""), "success")
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     if form.errors:
         return render("sequences/edit.html", "sequences/_settings.html",
@@ -169,14 +192,17 @@ def update_step(sequence_id, step_id):
     step = _team_step(sequence, step_id)
     form = StepForm(first=step.position == 0)
     saved = form.validate()
+    rescheduled = 0
     if saved:
-        save_step(sequence, current_user, step, **form.values())
+        rescheduled = save_step(sequence, current_user, step, **form.values()).rescheduled
+        if rescheduled:
+            _wake(sequence)
         if not htmx:
-            flash(f"Step {step.position + 1} saved.", "success")
+            flash(f"Email {step.position + 1} saved.{_rescheduled(rescheduled)}", "success")
             return redirect(url_for("sequences.edit", sequence_id=sequence.id))
     return render("sequences/edit.html", "sequences/_step.html",
                   **_settings_context(sequence), step=step, step_form=form,
-                  saved=saved), 200 if saved else 422
+                  saved=saved, rescheduled=_rescheduled(rescheduled)), 200 if saved else 422
 
 
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/delete", methods=["POST"])
@@ -185,9 +211,34 @@ def delete_step(sequence_id, step_id):
     """Remove a step; the later ones move up."""
     sequence = team_object_or_404(Sequence, sequence_id)
     problem = remove_step(sequence, current_user, _team_step(sequence, step_id))
-    if not problem and not htmx:
+    if not problem:
+        _wake(sequence)
+    return _after_step_change(sequence, problem)
+
+
+@bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/move", methods=["POST"])
+@login_required
+def move(sequence_id, step_id):
+    """Move an email one place up or down (buttons, so the keyboard can do it too)."""
+    sequence = team_object_or_404(Sequence, sequence_id)
+    step = _team_step(sequence, step_id)
+    offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
+    problem = (move_step(sequence, current_user, step, offset) if offset
+               else "Choose whether the email moves up or down.")
+    if not problem:
+        _wake(sequence)
+    return _after_step_change(sequence, problem, moved=step.id)
+
+
+def _after_step_change(sequence, problem, moved=None):
+    """The steps again: a redirect for a plain form, the section for htmx (with the moved
+    email's button keeping the focus)."""
+    if not htmx:
+        if problem:
+            flash(problem, "error")
         return redirect(url_for("sequences.edit", sequence_id=sequence.id))
-    return _steps_section(sequence, 422 if problem else 200, steps_problem=problem)
+    return _steps_section(sequence, 422 if problem else 200, steps_problem=problem,
+                          moved=moved)
 
 
 # ---- The toggle, the sequence's page, its log ------------------------------------------------

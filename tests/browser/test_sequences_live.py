@@ -22,8 +22,7 @@ pytestmark = pytest.mark.browser
 def _sequence(owner, mailbox, name, start=True):
     sequence = create_sequence(owner.team_id, owner, name=name, mailbox=mailbox,
                                timezone="Europe/Berlin")
-    save_step(sequence, owner, subject="Hi {{first_name}}", body="Hello!", delay_days=0,
-              delay_hours=0)
+    save_step(sequence, owner, subject="Hi {{first_name}}", body="Hello!", delay_minutes=0)
     if start:
         sequence.resume(owner)
     return Sequence.get_by_id(sequence.id)
@@ -134,7 +133,8 @@ def test_write_a_sequence_import_contacts_and_enroll_them(page, live_server):
     page.get_by_role("button", name="Add email 1").click()
     expect(page.get_by_role("heading", name="Email 1")).to_be_visible()
     new = page.locator(".step-new")
-    new.get_by_label("Days").fill("3")
+    new.get_by_label("Wait after email 1").fill("3")
+    expect(new.get_by_label("Unit")).to_have_value("days")
     new.get_by_label("Email", exact=True).fill("Just bumping this up, {{first_name|there}}.")
     new.get_by_role("button", name="Add email 2").click()
     expect(page.get_by_role("heading", name="Email 2")).to_be_visible()

@@ -84,8 +84,7 @@ def running(owner, box, *, steps, contacts, name="Outreach", days="0,1,2,3,4,5,6
     sequence = create_sequence(owner.team_id, owner, name=name, mailbox=box, window_days=days,
                                window_start=start, window_end=end, timezone=timezone)
     for subject, body, hours in steps:
-        save_step(sequence, owner, subject=subject, body=body, delay_days=hours // 24,
-                  delay_hours=hours % 24)
+        save_step(sequence, owner, subject=subject, body=body, delay_minutes=hours * 60)
     for address in contacts:
         Contact.get_or_create(team=owner.team_id, email=address,
                               defaults={"first_name": address.split("@")[0].split("+")[0].title()})

@@ -7,6 +7,7 @@ from wtforms.widgets import TimeInput
 
 from models.mailboxes import Mailbox
 from models.sequence_rules import (
+    DELAY_UNITS,
     MAX_FOOTER,
     MAX_NAME,
     MAX_SENDER_NAME,
@@ -21,6 +22,8 @@ from models.sequence_rules import (
     check_subject,
     check_timezone,
     check_window,
+    delay_as_typed,
+    delay_minutes,
     minutes,
 )
 from views.common import team_object_or_404
@@ -110,8 +113,9 @@ class SettingsForm(Form):
 class StepForm(Form):
     """One email; `first` is whether it is the sequence's first (which needs a subject)."""
 
-    delay_days = WholeNumberField("Days", blank=0)
-    delay_hours = WholeNumberField("Hours", blank=0)
+    delay_amount = WholeNumberField("Wait", blank=0)
+    delay_unit = SelectField("Unit", choices=list(DELAY_UNITS), default="days",
+                             validate_choice=False)
     # Only blanks are trimmed: a line break must reach the rule that refuses it.
     subject = StringField("Subject", filters=[lambda s: s.strip(" \t") if s else s],
                           render_kw={"maxlength": MAX_SUBJECT})
@@ -125,24 +129,24 @@ class StepForm(Form):
     @classmethod
     def of(cls, step):
         """The form of a saved step, filled in with it."""
-        return cls(formdata=None, obj=step, first=step.position == 0)
+        amount, unit = delay_as_typed(step.delay_minutes)
+        return cls(formdata=None, first=step.position == 0,
+                   data={"subject": step.subject, "body": step.body, "delay_amount": amount,
+                         "delay_unit": unit})
 
     @classmethod
     def blank(cls, number: int):
         """The form for email `number` (1 for the first), not yet written."""
         return cls(formdata=None, first=number == 1,
-                   data={"delay_days": 0 if number == 1 else 3, "delay_hours": 0})
+                   data={"delay_amount": 0 if number == 1 else 3, "delay_unit": "days"})
 
     def validate_subject(self, field):
         check(check_subject, field.data or "", self.first)
 
-    # One rule for the wait, asked about each input alone so that each gets its own error.
-    def validate_delay_days(self, field):
-        check(check_delay, field.data, 0)
-
-    def validate_delay_hours(self, field):
-        check(check_delay, 0, field.data)
+    # The wait's errors are the amount's: the unit is a choice from the list.
+    def validate_delay_amount(self, field):
+        check(check_delay, field.data, self.delay_unit.data)
 
     def values(self) -> dict:
         return dict(subject=self.subject.data or "", body=self.body.data or "",
-                    delay_days=self.delay_days.data, delay_hours=self.delay_hours.data)
+                    delay_minutes=delay_minutes(self.delay_amount.data, self.delay_unit.data))
