@@ -44,6 +44,11 @@ JITTER = 0.1  # a healthy mailbox's next check falls in the last tenth of the in
 _draw = random.random  # the jitter's random source, in [0, 1); tests force its extremes
 
 
+class LeaseHeld(Exception):
+    """A forced check found another check of the mailbox under way. That one may not refresh
+    (its token still valid) and so miss what forced this one: the caller tries again soon."""
+
+
 @dataclass
 class Settings:
     interval: timedelta = timedelta(minutes=5)
@@ -96,6 +101,8 @@ class Checker:
         owner = leases.new_owner()
         mailbox = _take(mailbox_id, owner)
         if mailbox is None:
+            if force and Mailbox.select().where(Mailbox.id == mailbox_id).exists():
+                raise LeaseHeld()
             return None  # another consumer is on it, or it is gone
         recorded = False
         try:

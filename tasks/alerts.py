@@ -8,12 +8,12 @@ import clock
 import config
 from models import alert_delivery, expiry, notices
 from models.mailboxes import RECONNECT_REQUIRED, Mailbox
-from tasks import huey, with_db
+from tasks import URGENT, huey, with_db
 
 SOON = 60  # seconds: a retry due within this is scheduled; later ones wait for the sweep
 
 
-@huey.task()
+@huey.task(priority=URGENT)
 @with_db
 def deliver_alert(delivery_id: int):
     alert_delivery.attempt(delivery_id)

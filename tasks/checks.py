@@ -14,7 +14,7 @@ import clock
 import config
 from mail import providers
 from models import check_history, instance, readiness
-from models.checks import Checker, Settings, due_ids
+from models.checks import Checker, LeaseHeld, Settings, due_ids
 from tasks import URGENT, huey, with_db
 from tasks.notices import deliver_events
 
@@ -23,6 +23,7 @@ _checker: Checker | None = None
 # the sweep, which then checks by next_check_at + SWEEP_GRACE + 60 s (its cadence) + pickup:
 # the bound of interval + a few seconds (models/checks.py next_check_at) is the chain's.
 SWEEP_GRACE = timedelta(seconds=30)
+FORCED_RETRY = 2.0  # seconds: a forced check that met another check under way tries again
 
 
 def checker() -> Checker:
@@ -39,8 +40,13 @@ def check_mailbox(mailbox_id: int, force: bool = False):
     """Check one mailbox, then schedule its next check at the time the database says."""
     if not instance.live():
         return  # a copy's refresh would rotate the tokens the live original holds
-    with check_history.timing():  # /metrics' check duration histogram
-        next_at = checker().check(mailbox_id, force=force)
+    try:
+        with check_history.timing():  # /metrics' check duration histogram
+            next_at = checker().check(mailbox_id, force=force)
+    except LeaseHeld:  # a push signal or a failed send must not be lost to a routine check
+        check_mailbox.schedule((mailbox_id,), {"force": True}, delay=FORCED_RETRY,
+                               priority=URGENT)
+        return
     deliver_events()  # notices and sequence logs follow the transition at once
     if next_at is not None:
         delay = max((next_at - clock.now()).total_seconds(), 0)

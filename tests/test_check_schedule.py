@@ -61,3 +61,32 @@ def test_a_degraded_mailbox_is_retried_within_the_interval_however_long_it_has_f
     for interval in (timedelta(seconds=10), timedelta(minutes=5), timedelta(hours=3)):
         checker = checks.Checker(catalog=None, settings=Settings(interval=interval))
         assert all(checker._backoff(n) <= interval for n in range(1, 40))
+
+
+def test_a_forced_check_that_meets_a_check_under_way_tries_again_soon(accounts):
+    """A push signal or a failed send forces a check; a routine check holding the lease may
+    not refresh its still-valid token, so the forced one must not simply be dropped."""
+    from models.checks import Checker, LeaseHeld
+    from models.credentials import acquire
+    from tasks import URGENT, huey
+    from tasks.checks import check_mailbox
+
+    accounts.sign_up()
+    box = factories.mailbox()
+    assert acquire(box.id, "another-worker")  # a routine check is under way
+    checker = Checker(catalog=None)
+
+    assert checker.check(box.id) is None  # a routine duplicate just ends
+    try:
+        checker.check(box.id, force=True)
+        raise AssertionError("a forced check must say the lease was held")
+    except LeaseHeld:
+        pass
+
+    huey.flush()
+    check_mailbox.call_local(box.id, force=True)
+    (again,) = huey.pending()  # queued with its eta; the consumer holds it until then
+    assert again.name.endswith("check_mailbox") and again.args == (box.id,)
+    assert again.eta is not None and again.priority == URGENT
+    assert again.kwargs == {"force": True}
+    huey.flush()
