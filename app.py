@@ -130,6 +130,7 @@ def _register_blueprints(app):
     from views import (
         auth,
         contacts,
+        health,
         mailboxes,
         notifications,
         oauth,
@@ -140,7 +141,7 @@ def _register_blueprints(app):
     )
 
     for module in (auth, settings, mailboxes, oauth, sequences, contacts, team, notifications,
-                   system):
+                   system, health):
         app.register_blueprint(module.bp)
 
 

@@ -34,13 +34,15 @@ def names() -> list[str]:
     return list(_channels)
 
 
-def deliver(event: MailboxEvent, name: str, *, reminder: bool = False) -> int:
-    """Tell everyone this event (or its reminder) concerns, through one channel. Returns how
-    many were told just now. Raises what the channel raised: the claim is then retried."""
+def deliver(event: MailboxEvent, name: str, *, reminder: bool = False,
+            nudge: int | None = None) -> int:
+    """Tell everyone this event (or its reminder, or a person's `nudge`) concerns, through one
+    channel. Returns how many were told just now. Raises what the channel raised: the claim
+    is then retried."""
     send = _channels[name]
     mailbox = Mailbox.get_by_id(event.mailbox_id)
     told = 0
-    for person, notice in decide.for_event(event, mailbox, reminder=reminder):
+    for person, notice in decide.for_event(event, mailbox, reminder=reminder, nudge=nudge):
         told += bool(send(person, notice, decide.dedupe_key(notice.key, name, person)))
     return told
 
