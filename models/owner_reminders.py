@@ -90,4 +90,9 @@ def remind(mailbox: Mailbox, by: User) -> Outcome:
     log.info("mailbox %s: owner reminded by user %s (incident %s, %s told)", mailbox.id, by.id,
              incident, told, extra={"fields": {"mailbox_id": mailbox.id, "user_id": by.id,
                                                "incident": incident, "told": told}})
+    from mail import system_mailer
+
+    if not system_mailer.relay().configured:
+        return Outcome(True, f"{mailbox.email}: the reconnect email to its owner waits for a "
+                             "system mailer and goes out once one works.")
     return Outcome(True, f"{mailbox.email}: the reconnect email was sent again to its owner.")

@@ -163,7 +163,7 @@ def _rows(shown, user, found, delay, days, now) -> list[Row]:
 
 def chart(days_counts: list[tuple], days: int) -> Chart:
     """Bars of mailboxes needing reconnecting per day; the SVG is drawn by the template."""
-    width, height = 720, 140
+    width, height = 1000, 110
     top = max([n for _, n in days_counts] + [1])
     step = width / len(days_counts)
     bars = []
