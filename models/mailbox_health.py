@@ -1,130 +1,166 @@
 """Mailbox health over time: incidents, time to reconnect and outreach delayed, per mailbox and
-for a team, read from the status history the state machine writes (models/health.py).
+for a team, from the status history the state machine writes (models/health.py).
 
 An incident is a mailbox that needed reconnecting. It starts at the first failed check of
 the run that led there (a mailbox often goes degraded first, then reconnect_required) and
 ends when the mailbox is connected again; one still open counts with its age. A run of
-failures that recovers by itself (degraded → connected) is no incident: nobody had to act.
+failures that heals by itself (degraded → connected) is no incident: nobody had to act.
 Outreach delayed: the emails of the mailbox that fell due during an incident, and how long
 each waited (until sent, or until now while it still waits).
+
+Walking a thousand mailboxes' history at every page view is too slow, so each mailbox's
+incidents are kept in MailboxIncident, rebuilt from its history by an event handler
+(models/events.py) whenever it enters reconnect_required or is connected again. The page
+then asks the database for numbers only: lengths and waits in seconds, summed per incident.
 """
 
-import bisect
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import JOIN
+from peewee import (
+    JOIN,
+    DateTimeField,
+    ForeignKeyField,
+    SqliteDatabase,
+    TextField,
+    Value,
+    fn,
+)
 
 import clock
-from models.health import MailboxHistory
-from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED
-from models.outbox_email import CANCELLED, OutboxEmail
+from models import changes, events
+from models.base import BaseModel, db, write_transaction
+from models.health import MailboxEvent, MailboxHistory
+from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
+from models.outbox_email import CANCELLED, QUEUED, OutboxEmail
 from models.sequences import Sequence
 
 PERIODS = (7, 30, 90)  # days the page offers; 90 is also the default retention of history
+DAY = 86400.0
 _FAILED = (DEGRADED, RECONNECT_REQUIRED)
 
 
-@dataclass(frozen=True, slots=True)
-class Incident:
-    mailbox_id: int
-    started_at: datetime        # the first failed check of the run
-    ended_at: datetime | None   # connected again; None while still open
-    cause: str
+class MailboxIncident(BaseModel):
+    """One incident of a mailbox, as walk() finds it in the history (rebuilt, never edited)."""
 
-    def length(self, now: datetime) -> timedelta:
-        return (self.ended_at or now) - self.started_at
+    mailbox = ForeignKeyField(Mailbox, backref="incidents", on_delete="CASCADE")
+    started_at = DateTimeField()           # the first failed check of the run
+    ended_at = DateTimeField(null=True)    # connected again; NULL while open
+    cause = TextField(default="")
 
-    def overlaps(self, since: datetime) -> bool:
-        return self.ended_at is None or self.ended_at >= since
+    class Meta:
+        indexes = ((("mailbox", "started_at"), True),)
 
 
-def incidents(mailboxes, now: datetime | None = None) -> dict[int, list[Incident]]:
-    """{mailbox id: its incidents, oldest first} from all the history still kept.
+# --- the rule: incidents from the history -------------------------------------------------------
 
-    `mailboxes` are rows with id, status, status_since and status_cause: a mailbox whose
-    history was pruned while it stayed broken still shows its open incident, from
-    status_since."""
-    now = now or clock.now()
-    by_id = {m.id: m for m in mailboxes}
-    found: dict[int, list[Incident]] = {m: [] for m in by_id}
-    if not by_id:
-        return found
-    rows = (MailboxHistory
-            .select(MailboxHistory.mailbox, MailboxHistory.at, MailboxHistory.to_status,
-                    MailboxHistory.kind, MailboxHistory.cause)
-            .where(MailboxHistory.mailbox.in_(list(by_id)))
-            .order_by(MailboxHistory.mailbox, MailboxHistory.at, MailboxHistory.id).tuples())
-    runs: dict[int, list] = {}  # mailbox → [started_at, cause, reached reconnect_required]
-    for mailbox_id, at, to_status, kind, cause in rows:
-        run = runs.get(mailbox_id)
+def walk(mailbox) -> list[tuple]:
+    """[(started_at, ended_at or None, cause)] of one mailbox, oldest first, from all the
+    history still kept. A mailbox still in reconnect_required whose start was pruned from the
+    history counts from its status_since."""
+    rows = (MailboxHistory.select(MailboxHistory.at, MailboxHistory.to_status,
+                                  MailboxHistory.kind, MailboxHistory.cause)
+            .where(MailboxHistory.mailbox == mailbox.id)
+            .order_by(MailboxHistory.at, MailboxHistory.id).tuples())
+    found, run = [], None  # run: [started_at, cause, reached reconnect_required]
+    for at, to_status, kind, cause in rows:
         if to_status in _FAILED and kind != "person":
-            if run is None:
-                run = runs[mailbox_id] = [at, cause, False]
+            run = run or [at, cause, False]
             if to_status == RECONNECT_REQUIRED:
                 run[1], run[2] = cause, True
         elif to_status == CONNECTED and run is not None:
             if run[2]:
-                found[mailbox_id].append(Incident(mailbox_id, run[0], at, run[1]))
-            del runs[mailbox_id]
-    for mailbox_id, mailbox in by_id.items():
-        if mailbox.status != RECONNECT_REQUIRED:
-            continue
-        run = runs.get(mailbox_id)
-        if run and run[2]:
-            found[mailbox_id].append(Incident(mailbox_id, run[0], None, run[1]))
-        else:  # its start is older than the history kept
-            found[mailbox_id].append(Incident(mailbox_id, mailbox.status_since, None,
-                                              mailbox.status_cause))
+                found.append((run[0], at, run[1]))
+            run = None
+    if mailbox.status == RECONNECT_REQUIRED and mailbox.deleted_at is None:
+        found.append((run[0], None, run[1]) if run and run[2]
+                     else (mailbox.status_since, None, mailbox.status_cause))
     return found
 
 
+def rebuild(mailbox_id: int) -> None:
+    """Replace the mailbox's kept incidents with what its history says now."""
+    mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
+    if mailbox is None:
+        return
+    found = walk(mailbox)
+    with write_transaction():
+        MailboxIncident.delete().where(MailboxIncident.mailbox == mailbox_id).execute()
+        if found:
+            MailboxIncident.insert_many([{"mailbox": mailbox_id, "started_at": s, "ended_at": e,
+                                          "cause": c} for s, e, c in found]).execute()
+        changes.bump(mailbox.team_id)  # an open page shows the new figures
+
+
+@events.handler("mailbox_health", wants=lambda e: e.to_status in (RECONNECT_REQUIRED, CONNECTED))
+def _on_transition(event: MailboxEvent) -> None:
+    rebuild(event.mailbox_id)
+
+
+# --- what the page reads: numbers, from the database --------------------------------------------
+
+def _seconds(later, earlier):
+    """`later - earlier` in seconds, as each backend spells it."""
+    if isinstance(db.obj, SqliteDatabase):
+        return (fn.julianday(later) - fn.julianday(earlier)) * DAY
+    return fn.date_part("epoch", later - earlier)
+
+
 @dataclass(frozen=True, slots=True)
-class Delay:
-    """The emails that fell due during one incident and how long each waited."""
+class Measured:
+    """One incident in numbers: seconds, measured back from now."""
 
-    emails: int = 0
-    waits: tuple = ()  # timedelta per email
+    mailbox_id: int
+    length: float      # time to reconnect so far
+    started_ago: float
+    ended_ago: float   # 0 while open
+    still_open: bool
+    delayed: int = 0   # emails that waited
+    waited: float = 0.0
+    longest: float = 0.0
+
+    def within(self, days: int) -> bool:
+        return self.ended_ago <= days * DAY
 
 
-def delays(found: dict[int, list[Incident]], since: datetime,
-           now: datetime | None = None) -> dict[Incident, Delay]:
-    """For every incident overlapping `since`…now: the emails that waited. One query over the
-    outbox rows of the mailboxes that had one, due since the earliest of them."""
+def measured(mailbox_ids, now: datetime | None = None, days: int = max(PERIODS)) -> list[Measured]:
+    """Every incident of these mailboxes (a list or a subquery of ids) that was open at some
+    time in the last `days` days, with the emails that waited for it."""
     now = now or clock.now()
-    relevant = {m: [i for i in found_list if i.overlaps(since)]
-                for m, found_list in found.items()}
-    relevant = {m: v for m, v in relevant.items() if v}
-    result: dict[Incident, Delay] = {}
-    if not relevant:
-        return result
-    earliest = min(i.started_at for v in relevant.values() for i in v)
-    ids = list(relevant)
-    # A queued row has no mailbox yet (it is set at the claim): it goes out from its
-    # sequence's. A row sent already names the mailbox it went from.
-    rows = (OutboxEmail
-            .select(OutboxEmail.mailbox, Sequence.mailbox, OutboxEmail.due_at,
-                    OutboxEmail.sent_at)
-            .join(Sequence, JOIN.INNER, on=(OutboxEmail.sequence == Sequence.id))
-            .where((OutboxEmail.mailbox.in_(ids)
-                    | (OutboxEmail.mailbox.is_null() & Sequence.mailbox.in_(ids)))
-                   & (OutboxEmail.due_at >= earliest) & (OutboxEmail.due_at < now)
-                   & (OutboxEmail.status != CANCELLED))
-            .tuples())
-    due: dict[int, list[tuple]] = {}
-    for sent_from, sequence_mailbox, due_at, sent_at in rows:
-        due.setdefault(sent_from or sequence_mailbox, []).append((due_at, sent_at))
-    for mailbox_id, found_list in relevant.items():
-        emails = sorted(due.get(mailbox_id, ()), key=lambda r: r[0])
-        starts = [r[0] for r in emails]
-        for incident in found_list:
-            end = incident.ended_at or now
-            first, last = bisect.bisect_left(starts, incident.started_at), bisect.bisect_left(starts, end)
-            waits = tuple(max((sent_at or now) - due_at, timedelta(0))
-                          for due_at, sent_at in emails[first:last])
-            result[incident] = Delay(len(waits), waits)
-    return result
+    i = MailboxIncident
+    ended = fn.COALESCE(i.ended_at, Value(now))
+    overlapping = (i.mailbox.in_(mailbox_ids)
+                   & (i.ended_at.is_null() | (i.ended_at >= now - timedelta(days=days))))
+    rows = (i.select(i.id, i.mailbox, _seconds(ended, i.started_at), _seconds(Value(now), i.started_at),
+                     _seconds(Value(now), ended), i.ended_at.is_null())
+            .where(overlapping).tuples())
+    waits = _waits(overlapping, ended, now)
+    return [Measured(mailbox_id, float(length), float(started), float(ago), bool(still_open),
+                     *waits.get(incident_id, (0, 0.0, 0.0)))
+            for incident_id, mailbox_id, length, started, ago, still_open in rows]
+
+
+def _waits(overlapping, ended, now) -> dict[int, tuple]:
+    """{incident id: (emails, seconds waited in all, longest wait)}. Sent emails name the
+    mailbox they went from; a queued one has none yet and goes from its sequence's."""
+    i, o = MailboxIncident, OutboxEmail
+    wait = _seconds(fn.COALESCE(o.sent_at, Value(now)), o.due_at)
+    in_window = (o.due_at >= i.started_at) & (o.due_at < ended) & (o.due_at < now)
+    sent = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait))
+            .join(o, JOIN.INNER, on=(o.mailbox == i.mailbox) & in_window)
+            .where(overlapping & (o.status != CANCELLED)).group_by(i.id).tuples())
+    queued = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait))
+              .join(Sequence, JOIN.INNER, on=(Sequence.mailbox == i.mailbox))
+              .join(o, JOIN.INNER, on=(o.sequence == Sequence.id) & (o.status == QUEUED)
+                    & o.mailbox.is_null() & in_window)
+              .where(overlapping).group_by(i.id).tuples())
+    found: dict[int, tuple] = {}
+    for incident_id, count, total, longest in [*sent, *queued]:
+        before = found.get(incident_id, (0, 0.0, 0.0))
+        found[incident_id] = (before[0] + count, before[1] + float(total or 0),
+                              max(before[2], float(longest or 0)))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,61 +168,61 @@ class Figures:
     """One period's statistics, for a mailbox or a team."""
 
     days: int
-    covered: timedelta           # how much of the period had a mailbox to measure
+    covered: float = 0.0                 # seconds of the period any of them existed
     incidents: int = 0
     still_open: int = 0
-    median: timedelta | None = None   # time to reconnect
+    median: timedelta | None = None      # time to reconnect
     worst: timedelta | None = None
-    delayed: int = 0                  # emails that waited
+    delayed: int = 0                     # emails that waited
     longest_wait: timedelta | None = None
-    waited: timedelta = timedelta(0)  # all their waits added up
-    lengths: list = field(default_factory=list)
+    waited: timedelta = timedelta(0)     # all their waits added up
 
     @property
     def no_data(self) -> bool:
-        return self.covered <= timedelta(0)
+        return self.covered <= 0
 
 
-def figures(found_lists, delay: dict[Incident, Delay], days: int, covered: timedelta,
-            now: datetime | None = None) -> Figures:
-    """Statistics over the last `days` days of the incidents in `found_lists` (lists of
-    incidents, one per mailbox): those that overlap the period count whole."""
-    now = now or clock.now()
-    since = now - timedelta(days=days)
-    chosen = [i for found in found_lists for i in found if i.overlaps(since)]
+def figures(incidents: list[Measured], days: int, covered: float) -> Figures:
+    """Statistics over the last `days` days: every incident open at some time in them counts
+    whole (an open one with its age so far)."""
+    chosen = [m for m in incidents if m.within(days)]
     if not chosen:
         return Figures(days, covered)
-    lengths = sorted(i.length(now) for i in chosen)
-    waits = [w for i in chosen for w in delay.get(i, Delay()).waits]
+    lengths = [m.length for m in chosen]
+    delayed = sum(m.delayed for m in chosen)
     return Figures(days, covered, incidents=len(chosen),
-                   still_open=sum(i.ended_at is None for i in chosen),
-                   median=statistics.median(lengths), worst=lengths[-1], delayed=len(waits),
-                   longest_wait=max(waits) if waits else None,
-                   waited=sum(waits, timedelta(0)), lengths=lengths)
+                   still_open=sum(m.still_open for m in chosen),
+                   median=timedelta(seconds=statistics.median(lengths)),
+                   worst=timedelta(seconds=max(lengths)), delayed=delayed,
+                   longest_wait=timedelta(seconds=max(m.longest for m in chosen)) if delayed else None,
+                   waited=timedelta(seconds=sum(m.waited for m in chosen)))
 
 
-def covered(created: list[datetime], days: int, now: datetime | None = None) -> timedelta:
-    """How much of the last `days` days any of these mailboxes existed."""
+def covered(age_seconds: float | None, days: int) -> float:
+    """How much of the last `days` days (seconds) a mailbox `age_seconds` old existed."""
+    return min(max(age_seconds or 0.0, 0.0), days * DAY)
+
+
+def ages(mailbox_ids, now: datetime | None = None) -> float | None:
+    """The age in seconds of the oldest of these mailboxes (None: there are none)."""
     now = now or clock.now()
-    if not created:
-        return timedelta(0)
-    return now - max(min(created), now - timedelta(days=days))
+    value = (Mailbox.select(fn.MAX(_seconds(Value(now), Mailbox.created_at)))
+             .where(Mailbox.id.in_(mailbox_ids)).scalar())
+    return float(value) if value is not None else None
 
 
-def broken_per_day(found_lists, days: int, now: datetime | None = None) -> list[tuple]:
+def broken_per_day(incidents: list[Measured], days: int, now: datetime | None = None) -> list[tuple]:
     """[(day, mailboxes in an incident at some time that day)], oldest first: the chart."""
     now = now or clock.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=days - 1)
+    into_first = (now - first).total_seconds()  # seconds from the first day's start to now
     counts = [set() for _ in range(days)]
-    for found in found_lists:
-        for i in found:
-            start = max(i.started_at, first)
-            end = i.ended_at or now
-            if end < first:
-                continue
-            day = (start - first).days
-            while 0 <= day < days and first + timedelta(days=day) <= end:
-                counts[day].add(i.mailbox_id)
-                day += 1
+    for m in incidents:
+        start = max(into_first - m.started_ago, 0.0)
+        end = into_first - m.ended_ago
+        if end < 0:
+            continue
+        for day in range(int(start // DAY), min(int(end // DAY), days - 1) + 1):
+            counts[day].add(m.mailbox_id)
     return [(first + timedelta(days=n), len(c)) for n, c in enumerate(counts)]

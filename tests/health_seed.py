@@ -10,6 +10,7 @@ import random
 from datetime import timedelta
 
 import clock
+from models import mailbox_health
 from models.accounts import User, hash_password
 from models.base import db
 from models.contacts import Contact
@@ -120,4 +121,6 @@ def seed(owner, mailboxes: int = 40, days: int = 90, sent_per_day: int = 2, seed
     # Every event that opened an incident is its own incident (models.health.transition).
     MailboxEvent.update(incident=MailboxEvent.id).where(
         MailboxEvent.to_status == RECONNECT_REQUIRED).execute()
+    for box in boxes:  # what the event handler does after each transition
+        mailbox_health.rebuild(box.id)
     return boxes

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import clock
 from mail.failures import Failure, Kind
-from models import mailbox_health
+from models import events, mailbox_health
 from models.accounts import User, hash_password
 from models.contacts import Contact
 from models.health import record_failure, record_success, transition
@@ -69,6 +69,7 @@ def _history(accounts):
             assert record_success(mailbox.id)
         else:
             assert record_failure(mailbox.id, what)
+        events.dispatch()  # what the worker does after each transition
     _hours_ago(0)
     return Mailbox.get_by_id(alex.id), Mailbox.get_by_id(bo.id)
 
@@ -83,25 +84,32 @@ def test_incident_statistics_come_from_the_check_history_with_an_open_one_counte
     _email(sequence_b, bo, due_hours_ago=4)                           # still waits: 4 h
 
     now = clock.now()
-    found = mailbox_health.incidents([alex, bo], now)
-    assert [len(found[alex.id]), len(found[bo.id])] == [3, 1]
-    assert _near(found[alex.id][1].started_at, now - timedelta(hours=48))  # the first failure
-    assert found[bo.id][0].ended_at is None
-    delay = mailbox_health.delays(found, now - timedelta(days=90), now)
+    measured = mailbox_health.measured([alex.id, bo.id], now)
+    assert sorted((m.mailbox_id, m.still_open) for m in measured) == [
+        (alex.id, False), (alex.id, False), (alex.id, False), (bo.id, True)]
+    second = next(m for m in measured if abs(m.started_ago - 48 * 3600) < 60)  # the first failure
+    assert abs(second.length - 2 * 3600) < 30
 
-    week = mailbox_health.figures(found.values(), delay, 7, timedelta(days=7), now)
+    week = mailbox_health.figures(measured, 7, 7 * 86400.0)
     assert (week.incidents, week.still_open) == (3, 1)
     assert _near(week.median, timedelta(hours=2)) and _near(week.worst, timedelta(hours=5))
     assert week.delayed == 2 and _near(week.longest_wait, timedelta(hours=4))
     assert _near(week.waited, timedelta(hours=5.5))
 
-    month = mailbox_health.figures(found.values(), delay, 30, timedelta(days=30), now)
+    month = mailbox_health.figures(measured, 30, 30 * 86400.0)
     assert month.incidents == 4
     assert _near(month.median, timedelta(hours=2.5)) and _near(month.worst, timedelta(hours=5))
 
-    alone = mailbox_health.figures([found[alex.id]], delay, 7, timedelta(days=7), now)
+    alone = mailbox_health.figures([m for m in measured if m.mailbox_id == alex.id], 7, 7 * 86400.0)
     assert alone.incidents == 2 and alone.still_open == 0 and alone.delayed == 1
     assert _near(alone.worst, timedelta(hours=2))
+    days = mailbox_health.broken_per_day(measured, 7, now)
+    expected = {day: set() for day, _ in days}
+    for mailbox, start, end in ((alex, 48, 46), (alex, 10, 9.5), (bo, 5, 0)):
+        for hours in (start, end):
+            expected[(now - timedelta(hours=hours)).replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)].add(mailbox.id)
+    assert days == [(day, len(boxes)) for day, boxes in expected.items()]
 
 
 def test_the_page_shows_each_mailbox_and_the_teams_figures(accounts, client):

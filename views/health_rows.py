@@ -5,7 +5,7 @@ themselves are models/mailbox_health.py's."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from peewee import JOIN
+from peewee import JOIN, Case
 
 import clock
 from models import mailbox_health, outbox, owner_reminders
@@ -115,35 +115,38 @@ def people(user) -> list[tuple[int, str]]:
 
 def health(user, *, status: str | None, person: int | None, days: int, page: int) -> Health:
     now = clock.now()
-    mailboxes = list(Mailbox.select(*FIELDS).where(_visible(user, status, person)))
-    mailboxes.sort(key=lambda m: (_ORDER.get(m.status, 9), m.email, m.id))
-    found = mailbox_health.incidents(mailboxes, now)
-    delay = mailbox_health.delays(found, now - timedelta(days=max(PERIODS)), now)
-    created = [m.created_at for m in mailboxes]
-    team = [mailbox_health.figures(found.values(), delay, d,
-                                   mailbox_health.covered(created, d, now), now) for d in PERIODS]
-    total = len(mailboxes)
+    where = _visible(user, status, person)
+    ids = Mailbox.select(Mailbox.id).where(where)
+    total = Mailbox.select().where(where).count()
     pages = max(1, -(-total // PER_PAGE))
     page = min(page, pages)
-    shown = mailboxes[(page - 1) * PER_PAGE: page * PER_PAGE]
-    return Health(rows=_rows(shown, user, found, delay, days, now), total=total, page=page,
+    worst_first = Case(Mailbox.status, list(_ORDER.items()), 9)
+    shown = list(Mailbox.select(*FIELDS).where(where)
+                 .order_by(worst_first, Mailbox.email, Mailbox.id).paginate(page, PER_PAGE))
+    incidents = mailbox_health.measured(ids, now)
+    age = mailbox_health.ages(ids, now)
+    team = [mailbox_health.figures(incidents, d, mailbox_health.covered(age, d)) for d in PERIODS]
+    return Health(rows=_rows(shown, user, incidents, days, now), total=total, page=page,
                   pages=pages, first=(page - 1) * PER_PAGE + 1, links=_links(page, pages),
-                  team=team, chart=chart(mailbox_health.broken_per_day(found.values(), days, now),
-                                         days),
+                  team=team, chart=chart(mailbox_health.broken_per_day(incidents, days, now), days),
                   people=people(user))
 
 
-def _rows(shown, user, found, delay, days, now) -> list[Row]:
+def _rows(shown, user, incidents, days, now) -> list[Row]:
     ids = [m.id for m in shown]
     waiting = outbox.waiting_rows(ids)
     sends = outbox.sends_today(ids)
     reminded = owner_reminders.latest(ids)
     names = {u.id: u.display_name for u in User.select(User.id, User.name, User.email)
              .where(User.id.in_({m.connected_by_id for m in shown if m.connected_by_id}))}
+    by_mailbox = {}
+    for m in incidents:
+        by_mailbox.setdefault(m.mailbox_id, []).append(m)
     rows = []
     for m in shown:
         broken = m.status in (RECONNECT_REQUIRED, "degraded")
         last = reminded.get(m.id)
+        age = (now - m.created_at).total_seconds()
         rows.append(Row(
             id=m.id, email=m.email, status=m.status, status_label=STATUS_LABELS[m.status],
             connected_by=names.get(m.connected_by_id, "someone who left"),
@@ -152,8 +155,8 @@ def _rows(shown, user, found, delay, days, now) -> list[Row]:
             incident_age=f"for {span(now - m.status_since)}" if broken else "",
             waiting=waiting.get(m.id, 0), sends=sends.get(m.id, 0),
             daily_limit=m.limit_on(now),
-            figures=mailbox_health.figures([found[m.id]], delay, days,
-                                           mailbox_health.covered([m.created_at], days, now), now),
+            figures=mailbox_health.figures(by_mailbox.get(m.id, []), days,
+                                           mailbox_health.covered(age, days)),
             remind=user.is_admin and m.status == RECONNECT_REQUIRED,
             reminded=(f"Owner reminded {ago(last.at)}" + (f" by {last.by.display_name}"
                                                           if last.by_id else ""))
