@@ -20,8 +20,11 @@ from datetime import datetime, timedelta
 
 from peewee import (
     JOIN,
+    Case,
     DateTimeField,
+    DoubleField,
     ForeignKeyField,
+    IntegerField,
     SqliteDatabase,
     TextField,
     Value,
@@ -33,7 +36,7 @@ from models import changes, events
 from models.base import BaseModel, db, write_transaction
 from models.health import MailboxEvent, MailboxHistory
 from models.mailboxes import CONNECTED, DEGRADED, RECONNECT_REQUIRED, Mailbox
-from models.outbox_email import CANCELLED, QUEUED, OutboxEmail
+from models.outbox_email import CANCELLED, QUEUED, SENDING, OutboxEmail
 from models.sequences import Sequence
 
 PERIODS = (7, 30, 90)  # days the page offers; 90 is also the default retention of history
@@ -48,6 +51,11 @@ class MailboxIncident(BaseModel):
     started_at = DateTimeField()           # the first failed check of the run
     ended_at = DateTimeField(null=True)    # connected again; NULL while open
     cause = TextField(default="")
+    # Once it is over and every email due meanwhile has gone, its waits no longer change:
+    # settle() writes them here, and the page reads them instead of the outbox.
+    delayed = IntegerField(null=True)     # emails that waited; NULL until settled
+    waited = DoubleField(default=0)       # seconds, all their waits added up
+    longest = DoubleField(default=0)      # seconds, the longest wait
 
     class Meta:
         indexes = ((("mailbox", "started_at"), True),)
@@ -126,41 +134,80 @@ class Measured:
 
 def measured(mailbox_ids, now: datetime | None = None, days: int = max(PERIODS)) -> list[Measured]:
     """Every incident of these mailboxes (a list or a subquery of ids) that was open at some
-    time in the last `days` days, with the emails that waited for it."""
+    time in the last `days` days, with the emails that waited for it: settled figures from
+    the incident's row, the others counted in the outbox now. Rows are read as plain tuples
+    (thousands of them: Peewee's per-row conversion would cost more than the query)."""
     now = now or clock.now()
     i = MailboxIncident
     ended = fn.COALESCE(i.ended_at, Value(now))
     overlapping = (i.mailbox.in_(mailbox_ids)
                    & (i.ended_at.is_null() | (i.ended_at >= now - timedelta(days=days))))
-    rows = (i.select(i.id, i.mailbox, _seconds(ended, i.started_at), _seconds(Value(now), i.started_at),
-                     _seconds(Value(now), ended), i.ended_at.is_null())
-            .where(overlapping).tuples())
-    waits = _waits(overlapping, ended, now)
-    return [Measured(mailbox_id, float(length), float(started), float(ago), bool(still_open),
-                     *waits.get(incident_id, (0, 0.0, 0.0)))
-            for incident_id, mailbox_id, length, started, ago, still_open in rows]
+    query = (i.select(i.id, i.mailbox, i.started_at, i.ended_at, i.delayed, i.waited, i.longest)
+             .where(overlapping))
+    rows = db.execute(query).fetchall()
+    unsettled = _waits(overlapping & i.delayed.is_null(), ended, now)
+    found = []
+    for incident_id, mailbox_id, started_at, ended_at, delayed, waited, longest in rows:
+        started = (now - _moment(started_at)).total_seconds()
+        ago = (now - _moment(ended_at)).total_seconds() if ended_at is not None else 0.0
+        if delayed is None:
+            delayed, waited, longest, _ = unsettled.get(incident_id, (0, 0.0, 0.0, 0))
+        found.append(Measured(mailbox_id, started - ago, started, ago, ended_at is None,
+                              delayed, float(waited), float(longest)))
+    return found
 
 
-def _waits(overlapping, ended, now) -> dict[int, tuple]:
-    """{incident id: (emails, seconds waited in all, longest wait)}. Sent emails name the
-    mailbox they went from; a queued one has none yet and goes from its sequence's."""
+def _moment(value) -> datetime:
+    """A DATETIME column read without Peewee: PostgreSQL's driver gives a datetime, SQLite
+    the text it stored."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _waits(condition, ended, now) -> dict[int, tuple]:
+    """{incident id: (emails, seconds waited in all, longest wait, still waiting)} for the
+    incidents matching `condition`. Sent emails name the mailbox they went from; a queued one
+    has none yet and goes from its sequence's."""
     i, o = MailboxIncident, OutboxEmail
     wait = _seconds(fn.COALESCE(o.sent_at, Value(now)), o.due_at)
-    in_window = (o.due_at >= i.started_at) & (o.due_at < ended) & (o.due_at < now)
-    sent = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait))
+    # No "due before now" here: with it, SQLite walks the outbox first instead of the incidents.
+    in_window = (o.due_at >= i.started_at) & (o.due_at < ended)
+    waiting = fn.SUM(Case(None, [(o.status.in_((QUEUED, SENDING)), 1)], 0))
+    sent = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait), waiting)
             .join(o, JOIN.INNER, on=(o.mailbox == i.mailbox) & in_window)
-            .where(overlapping & (o.status != CANCELLED)).group_by(i.id).tuples())
-    queued = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait))
+            .where(condition & (o.status != CANCELLED)).group_by(i.id))
+    queued = (i.select(i.id, fn.COUNT(o.id), fn.SUM(wait), fn.MAX(wait), fn.COUNT(o.id))
               .join(Sequence, JOIN.INNER, on=(Sequence.mailbox == i.mailbox))
               .join(o, JOIN.INNER, on=(o.sequence == Sequence.id) & (o.status == QUEUED)
                     & o.mailbox.is_null() & in_window)
-              .where(overlapping).group_by(i.id).tuples())
+              .where(condition).group_by(i.id))
     found: dict[int, tuple] = {}
-    for incident_id, count, total, longest in [*sent, *queued]:
-        before = found.get(incident_id, (0, 0.0, 0.0))
+    for incident_id, count, total, longest, pending in [*db.execute(sent).fetchall(),
+                                                        *db.execute(queued).fetchall()]:
+        before = found.get(incident_id, (0, 0.0, 0.0, 0))
         found[incident_id] = (before[0] + count, before[1] + float(total or 0),
-                              max(before[2], float(longest or 0)))
+                              max(before[2], float(longest or 0)), before[3] + int(pending or 0))
     return found
+
+
+def settle(limit: int = 500) -> int:
+    """Write the final waits of incidents that are over and whose emails due meanwhile have
+    all gone (the worker's once-a-minute pass). Returns how many were settled."""
+    now = clock.now()
+    i = MailboxIncident
+    over = list(i.select(i.id).where(i.ended_at.is_null(False) & i.delayed.is_null())
+                .order_by(i.id).limit(limit).tuples())
+    if not over:
+        return 0
+    ids = [incident_id for (incident_id,) in over]
+    waits = _waits(i.id.in_(ids), fn.COALESCE(i.ended_at, Value(now)), now)
+    settled = 0
+    for incident_id in ids:
+        count, total, longest, pending = waits.get(incident_id, (0, 0.0, 0.0, 0))
+        if pending:
+            continue  # an email due meanwhile still waits: its wait is still growing
+        settled += (i.update(delayed=count, waited=total, longest=longest)
+                    .where((i.id == incident_id) & i.delayed.is_null()).execute())
+    return settled
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from huey import crontab
 
 import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
-from models import events, notices
+from models import events, mailbox_health, notices
 from tasks import huey, with_db
 
 MAX_QUICK_RETRIES = 5  # then the once-a-minute pass keeps trying
@@ -36,6 +36,7 @@ def dispatch_and_remind():
     if hours > 0:
         send_reminders(timedelta(hours=hours))
     notices.send_waiting()  # a mailer configured since: what waited for it goes now
+    mailbox_health.settle()  # incidents whose delayed emails have all gone: their waits are final
 
 
 def send_reminders(after: timedelta) -> int:

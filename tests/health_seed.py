@@ -80,8 +80,9 @@ def seed(owner, mailboxes: int = 40, days: int = 90, sent_per_day: int = 2, seed
                     due = start + timedelta(days=day, hours=9 + 3 * k)
                     if due < now:
                         email(due, due + timedelta(seconds=rng.randint(5, 90)))
+            since = now - timedelta(hours=rng.choice((1, 3, 7, 20, 50, 120)))
             moment = start + timedelta(hours=rng.randint(1, 24 * 10))
-            while moment < now - timedelta(days=3):
+            while moment < since - timedelta(days=3):  # past incidents, all over before `since`
                 length = timedelta(minutes=rng.choice((12, 40, 95, 180, 600, 1500, 3000)))
                 if rng.random() < 0.4:  # a hiccup that heals by itself: no incident
                     change(moment, CONNECTED, DEGRADED, *OUTAGE)
@@ -98,7 +99,6 @@ def seed(owner, mailboxes: int = 40, days: int = 90, sent_per_day: int = 2, seed
                         email(first + length * (k + 1) / 6, first + length + timedelta(minutes=k + 1))
                     change(first + length, RECONNECT_REQUIRED, CONNECTED, cause="Reconnected.")
                 moment += length + timedelta(hours=rng.randint(24, 24 * 25))
-            since = now - timedelta(hours=rng.choice((1, 3, 7, 20, 50, 120)))
             if box.status == RECONNECT_REQUIRED:
                 change(since, CONNECTED, RECONNECT_REQUIRED, *REFUSED)
                 for k in range(rng.randint(1, 6)):
@@ -123,4 +123,6 @@ def seed(owner, mailboxes: int = 40, days: int = 90, sent_per_day: int = 2, seed
         MailboxEvent.to_status == RECONNECT_REQUIRED).execute()
     for box in boxes:  # what the event handler does after each transition
         mailbox_health.rebuild(box.id)
+    while mailbox_health.settle():  # what the worker's once-a-minute pass does
+        pass
     return boxes

@@ -100,6 +100,9 @@ def test_incident_statistics_come_from_the_check_history_with_an_open_one_counte
     assert month.incidents == 4
     assert _near(month.median, timedelta(hours=2.5)) and _near(month.worst, timedelta(hours=5))
 
+    assert mailbox_health.settle() == 3  # alex's: over, and every email due meanwhile went
+    assert mailbox_health.figures(mailbox_health.measured([alex.id, bo.id], now), 7,
+                                  7 * 86400.0) == week  # read from the rows now, the same
     alone = mailbox_health.figures([m for m in measured if m.mailbox_id == alex.id], 7, 7 * 86400.0)
     assert alone.incidents == 2 and alone.still_open == 0 and alone.delayed == 1
     assert _near(alone.worst, timedelta(hours=2))

@@ -51,7 +51,7 @@ class Row:
     waiting: int
     sends: int
     daily_limit: int
-    figures: Figures     # the chosen period's
+    stats: tuple         # the chosen period's figures in words: first line, then details
     remind: bool         # "Remind owner" is offered
     reminded: str        # "Reminded 12 min ago by Pat", or ""
 
@@ -155,13 +155,28 @@ def _rows(shown, user, incidents, days, now) -> list[Row]:
             incident_age=f"for {span(now - m.status_since)}" if broken else "",
             waiting=waiting.get(m.id, 0), sends=sends.get(m.id, 0),
             daily_limit=m.limit_on(now),
-            figures=mailbox_health.figures(by_mailbox.get(m.id, []), days,
-                                           mailbox_health.covered(age, days)),
+            stats=in_words(mailbox_health.figures(by_mailbox.get(m.id, []), days,
+                                                  mailbox_health.covered(age, days))),
             remind=user.is_admin and m.status == RECONNECT_REQUIRED,
             reminded=(f"Owner reminded {ago(last.at)}" + (f" by {last.by.display_name}"
                                                           if last.by_id else ""))
             if last else ""))
     return rows
+
+
+def in_words(f: Figures) -> tuple:
+    """A mailbox's figures for its row: the first line, then the details (muted)."""
+    if f.no_data:
+        return ("No data for this period",)
+    if not f.incidents:
+        return ("No incidents",)
+    lines = [f"{f.incidents} incident{'s' if f.incidents != 1 else ''}"
+             + (f" ({f.still_open} open)" if f.still_open else ""),
+             f"time to reconnect: median {span(f.median)}, worst {span(f.worst)}"]
+    if f.delayed:
+        lines.append(f"{f.delayed} email{'s' if f.delayed != 1 else ''} delayed, "
+                     f"longest {span(f.longest_wait)}")
+    return tuple(lines)
 
 
 def chart(days_counts: list[tuple], days: int) -> Chart:

@@ -37,6 +37,9 @@ def up(migrator, db):
         started_at = DateTimeField()
         ended_at = DateTimeField(null=True)
         cause = TextField(default="")
+        delayed = IntegerField(null=True)
+        waited = DoubleField(default=0)
+        longest = DoubleField(default=0)
 
         class Meta:
             database = db
