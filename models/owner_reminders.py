@@ -86,13 +86,20 @@ def remind(mailbox: Mailbox, by: User) -> Outcome:
         log.exception("owner reminder for mailbox %s not sent", mailbox.id)
         return Outcome(False, f"{mailbox.email}: the reminder could not be sent (the system "
                               "mailer failed). Try again in a moment.")
+    from mail import system_mailer
+
+    mailer = system_mailer.relay().configured
+    if not told:  # nobody could be written to: nothing was sent, so nothing holds the next try
+        row.delete_instance()
+        return Outcome(False, f"{mailbox.email}: no reminder was sent — "
+                              + ("no system mailer is configured." if not mailer else
+                                 "nobody is left to remind (whoever connected it has left "
+                                 "and the team has no admin)."))
     OwnerReminder.update(told=told).where(OwnerReminder.id == row.id).execute()
     log.info("mailbox %s: owner reminded by user %s (incident %s, %s told)", mailbox.id, by.id,
              incident, told, extra={"fields": {"mailbox_id": mailbox.id, "user_id": by.id,
                                                "incident": incident, "told": told}})
-    from mail import system_mailer
-
-    if not system_mailer.relay().configured:
+    if not mailer:
         return Outcome(True, f"{mailbox.email}: the reconnect email to its owner waits for a "
                              "system mailer and goes out once one works.")
     return Outcome(True, f"{mailbox.email}: the reconnect email was sent again to its owner.")

@@ -14,6 +14,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_email_accounts import _sign_in
 from tests.chromium_fixtures import SCREENSHOTS
 from tests.health_seed import seed
+from tests.smtp_relay import use_relay
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp/shots-health"
@@ -30,7 +31,10 @@ def _keep(page, name):
     page.evaluate("window.scrollTo(0, 0)")
 
 
-def test_forty_mailboxes_in_mixed_states_at_a_glance(page, live_server, accounts):
+def test_forty_mailboxes_in_mixed_states_at_a_glance(page, live_server, accounts, app,
+                                                     monkeypatch, smtp_relay):
+    relay = smtp_relay()
+    use_relay(app, monkeypatch, relay)
     _sign_in(page, live_server, accounts)
     boxes = seed(User.get(User.email == "owner@acme.test"), mailboxes=40, days=90)
     page.goto(live_server + "/mailbox-health")
@@ -46,8 +50,10 @@ def test_forty_mailboxes_in_mixed_states_at_a_glance(page, live_server, accounts
     broken = next(b for b in boxes if b.status == RECONNECT_REQUIRED)
     page.locator(f"#remind-{broken.id}").focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_text(f"{broken.email}: the reconnect email was sent again")
-           .or_(page.get_by_text(f"{broken.email}: the reconnect email to its owner waits"))).to_be_visible()
+    expect(page.get_by_text(f"{broken.email}: the reconnect email was sent again")).to_be_visible()
+    expect(page.locator(f'tr[data-mailbox-id="{broken.id}"]')).to_contain_text(
+        "Owner reminded just now by Owner")
+    assert [to for to, _ in relay.messages] == [[broken.connected_by.email]]
 
     page.get_by_label("Connected by").select_option(label="Ben Okafor")
     page.get_by_label("Period").select_option(label="Last 7 days")
