@@ -101,7 +101,14 @@ def rebuild(mailbox_id: int) -> None:
         changes.bump(mailbox.team_id)  # an open page shows the new figures
 
 
-@events.handler("mailbox_health", wants=lambda e: e.to_status in (RECONNECT_REQUIRED, CONNECTED))
+def _opens_or_closes(event: MailboxEvent) -> bool:
+    """Entering reconnect_required opens an incident; only a connect that does not come from
+    degraded can close one (a degraded mailbox healing by itself had none open)."""
+    return event.to_status == RECONNECT_REQUIRED or (event.to_status == CONNECTED
+                                                     and event.from_status != DEGRADED)
+
+
+@events.handler("mailbox_health", wants=_opens_or_closes)
 def _on_transition(event: MailboxEvent) -> None:
     rebuild(event.mailbox_id)
 

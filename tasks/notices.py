@@ -1,6 +1,7 @@
-"""Event handling tasks: hand transition events to their handlers (notices, sequence logs),
-send the optional reminder for incidents left open, and send the notice emails that waited
-for a system mailer."""
+"""Event handling tasks: hand transition events to their handlers (notices, sequence logs,
+the mailboxes' incidents), send the optional reminder for incidents left open, send the
+notice emails that waited for a system mailer, and settle the waits of incidents that are
+over (models/mailbox_health.py)."""
 
 from datetime import timedelta
 
