@@ -11,7 +11,15 @@ import clock
 from models import mailbox_health, outbox, owner_reminders
 from models.accounts import User
 from models.mailbox_health import PERIODS, Figures
-from models.mailboxes import RECONNECT_REQUIRED, STATUS_LABELS, Mailbox
+from models.mailboxes import (
+    CHECKING,
+    CONNECTED,
+    DEGRADED,
+    DISABLED,
+    RECONNECT_REQUIRED,
+    STATUS_LABELS,
+    Mailbox,
+)
 from views.common import ago
 from views.mailbox_rows import PER_PAGE, _links
 
@@ -19,7 +27,7 @@ FIELDS = (Mailbox.id, Mailbox.email, Mailbox.status, Mailbox.status_since, Mailb
           Mailbox.last_success_at, Mailbox.daily_limit, Mailbox.warmup_start,
           Mailbox.warmup_step, Mailbox.warmup_since, Mailbox.connected_by, Mailbox.created_at)
 # Worst first: what needs someone now heads the list.
-_ORDER = {RECONNECT_REQUIRED: 0, "degraded": 1, "disabled": 2, "checking": 3, "connected": 4}
+_ORDER = {RECONNECT_REQUIRED: 0, DEGRADED: 1, DISABLED: 2, CHECKING: 3, CONNECTED: 4}
 
 
 def span(length: timedelta | None) -> str:
@@ -144,7 +152,7 @@ def _rows(shown, user, incidents, days, now) -> list[Row]:
         by_mailbox.setdefault(m.mailbox_id, []).append(m)
     rows = []
     for m in shown:
-        broken = m.status in (RECONNECT_REQUIRED, "degraded")
+        broken = m.status in (RECONNECT_REQUIRED, DEGRADED)
         last = reminded.get(m.id)
         age = (now - m.created_at).total_seconds()
         rows.append(Row(
