@@ -131,6 +131,7 @@ def _register_blueprints(app):
         alerts,
         auth,
         contacts,
+        health,
         mailboxes,
         notifications,
         oauth,
@@ -148,7 +149,7 @@ def _register_blueprints(app):
 
     for module in (auth, settings, mailboxes, oauth, reconnect_all, sequences, sequence_move,
                    preview, contacts, team, notifications, suppressions, unsubscribe, alerts,
-                   signals, system):
+                   signals, health, system):
         app.register_blueprint(module.bp)
     csrf.exempt(signals.bp)  # a provider's push: no session, the SET's signature authenticates
 

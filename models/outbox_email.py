@@ -48,7 +48,9 @@ class OutboxEmail(BaseModel):
     class Meta:
         indexes = ((("enrollment", "step"), True),
                    (("sequence", "status", "due_at"), False),
-                   (("mailbox", "status", "attempted_at"), False))
+                   (("mailbox", "status", "attempted_at"), False),
+                   # the emails due while a mailbox was broken (models/mailbox_health.py)
+                   (("mailbox", "due_at"), False))
 
     @property
     def number(self) -> int:

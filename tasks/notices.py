@@ -1,6 +1,7 @@
-"""Event handling tasks: hand transition events to their handlers (notices, sequence logs),
-send the optional reminder for incidents left open, and send the notice emails that waited
-for a system mailer."""
+"""Event handling tasks: hand transition events to their handlers (notices, sequence logs,
+the mailboxes' incidents), send the optional reminder for incidents left open, send the
+notice emails that waited for a system mailer, and settle the waits of incidents that are
+over (models/mailbox_health.py)."""
 
 from datetime import timedelta
 
@@ -8,7 +9,7 @@ from huey import crontab
 
 import config
 from models import blocking as _blocking  # noqa: F401  (registers the sequence-log handler)
-from models import events, notices
+from models import events, mailbox_health, notices
 from tasks import URGENT, huey, with_db
 from tasks.alerts import queue_due
 
@@ -41,6 +42,7 @@ def dispatch_and_remind():
     if hours > 0:
         send_reminders(timedelta(hours=hours))
     notices.send_waiting()  # a mailer configured since: what waited for it goes now
+    mailbox_health.settle()  # incidents whose delayed emails have all gone: their waits are final
 
 
 def send_reminders(after: timedelta) -> int:

@@ -42,13 +42,16 @@ def names() -> list[str]:
     return [name for name in _channels if name not in _without_reminders]
 
 
-def deliver(event: MailboxEvent, name: str, *, reminder: bool = False) -> int:
-    """Tell everyone this event (or its reminder) concerns, through one channel. Returns how
-    many were told just now. Raises what the channel raised: the claim is then retried."""
+def deliver(event: MailboxEvent, name: str, *, reminder: bool = False,
+            nudge: int | None = None) -> int:
+    """Tell everyone this event (or its reminder, or a person's `nudge`: the email channel's
+    "Remind owner") concerns, through one channel. Returns how many were told just now.
+    Raises what the channel raised: the claim is then retried."""
     send, audience = _channels[name]
     mailbox = Mailbox.get_by_id(event.mailbox_id)
     told = 0
-    for person, notice in audience(event, mailbox, reminder=reminder):
+    extra = {"nudge": nudge} if nudge is not None else {}
+    for person, notice in audience(event, mailbox, reminder=reminder, **extra):
         told += bool(send(person, notice, decide.dedupe_key(notice.key, name, person)))
     return told
 

@@ -60,7 +60,16 @@ def incident_key(incident: int) -> str:
     return f"incident:{incident}"
 
 
-def occasion_key(event: MailboxEvent, mailbox, reminder: bool = False) -> str:
+def nudge_key(reminder_id: int) -> str:
+    """A person's "Remind owner" (models/owner_reminders.py): each is an occasion of its own;
+    its row, not this key, keeps it to one an hour."""
+    return f"nudge:{reminder_id}"
+
+
+def occasion_key(event: MailboxEvent, mailbox, reminder: bool = False,
+                 nudge: int | None = None) -> str:
+    if nudge is not None:
+        return nudge_key(nudge)
     if is_app_problem(event):  # one alert for the instance, however many teams hit it
         return f"app:{mailbox.provider}:{event.code}:{event.at:%Y-%m-%d}"
     if reminder:
@@ -75,10 +84,12 @@ def dedupe_key(occasion: str, channel: str, person) -> str:
 
 # --- who is told what ------------------------------------------------------------------------
 
-def for_event(event: MailboxEvent, mailbox, *, reminder: bool = False) -> list[tuple]:
+def for_event(event: MailboxEvent, mailbox, *, reminder: bool = False,
+              nudge: int | None = None) -> list[tuple]:
     """[(person, Notice)] for a transition event — an incident, a recovery or an operator
-    alert — or, with `reminder`, for the reminder of the incident `event` opened."""
-    key = occasion_key(event, mailbox, reminder)
+    alert — or, with `reminder`, for the reminder of the incident `event` opened (`nudge`: the
+    one a person asked for with "Remind owner", under its own key)."""
+    key = occasion_key(event, mailbox, reminder, nudge)
     facts = {"mailbox_id": mailbox.id, "incident": event.incident}
     if is_app_problem(event):
         notice = Notice(OPERATOR, key, **asdict(wording.operator_alert(mailbox, event)),
