@@ -79,6 +79,7 @@ class _Beats:
         self._due: dict[Heartbeat, tuple[float, float]] = {}  # → (next beat, give up at)
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._renewing: set[Heartbeat] = set()
 
     def add(self, beat: Heartbeat) -> None:
         now = time.monotonic()
@@ -91,8 +92,12 @@ class _Beats:
             self._changed.notify()
 
     def remove(self, beat: Heartbeat) -> None:
+        """Stop beating for `beat`; a renewal of it under way ends first, and none follows
+        (what a thread's join gave: work that let its lease go must not see it renewed)."""
         with self._changed:
             self._due.pop(beat, None)
+            while beat in self._renewing:
+                self._changed.wait()
 
     def _run(self) -> None:
         while True:
@@ -110,18 +115,25 @@ class _Beats:
                         log.warning("a lease was held for %s; no longer renewed", MAX_HOLD)
                     else:
                         self._due[beat] = (now + beat.every, give_up)
-            self._renew([b for b in due if b in self._due])
+            self._renew(due)
 
-    @staticmethod
-    def _renew(beats) -> None:
+    def _renew(self, beats) -> None:
         # Outside the lock: a slow database delays the next beats, never a check's start.
         try:
             with db.connection_context():
                 for beat in beats:
+                    with self._changed:
+                        if beat not in self._due:
+                            continue  # its work ended meanwhile
+                        self._renewing.add(beat)
                     try:
                         beat.renew()
                     except Exception:  # a missed beat: the next one (or the expiry) follows
                         log.exception("could not renew a lease")
+                    finally:
+                        with self._changed:
+                            self._renewing.discard(beat)
+                            self._changed.notify_all()
         except Exception:
             log.exception("could not renew leases")
 

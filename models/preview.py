@@ -18,10 +18,17 @@ from models.contacts import Contact
 from models.email_rendering import EMPTY_SUBJECT, Unsendable, earlier_emails, for_step
 from models.outbox_plan import StepCache
 from models.sequences import Enrollment
-from models.templating import FIELDS, MISSING, UNKNOWN, FieldUse, field_uses, render_subject
+from models.templating import (
+    CONTACT_FIELDS,
+    MISSING,
+    UNKNOWN,
+    FieldUse,
+    field_uses,
+    render_subject,
+)
 
 # A contact with every field empty: what a template gives when nothing can be filled in.
-_NOBODY = SimpleNamespace(**dict.fromkeys(FIELDS, ""), name="")
+_NOBODY = SimpleNamespace(**dict.fromkeys(CONTACT_FIELDS, ""), name="")
 
 
 @dataclass
@@ -137,7 +144,7 @@ def start_problems(sequence, limit: int = 200) -> tuple[list[StartProblem], int]
         return [], 0
     found, total, answers = [], 0, {}
     waiting = (Enrollment.select(Enrollment.step_index, Contact.id,
-                                 *[getattr(Contact, name) for name in FIELDS])
+                                 *[getattr(Contact, name) for name in CONTACT_FIELDS])
                .join(Contact)
                .where((Enrollment.sequence == sequence) & (Enrollment.status == "active"))
                .order_by(Contact.email))
@@ -152,12 +159,12 @@ def start_problems(sequence, limit: int = 200) -> tuple[list[StartProblem], int]
                 continue  # already sent to this contact
             key = (step.id, shape)
             if key not in answers:
-                alike = SimpleNamespace(id=None, **dict(zip(FIELDS, shape, strict=True)))
+                alike = SimpleNamespace(id=None, **dict(zip(CONTACT_FIELDS, shape, strict=True)))
                 answers[key] = problems_for(step, alike)
             problems = answers[key]
             if problems:
                 total += len(problems)
-                email = values[FIELDS.index("email")]
+                email = values[CONTACT_FIELDS.index("email")]
                 found.extend(replace(p, contact=email, contact_id=contact_id)
                              for p in problems[:max(limit - len(found), 0)])
     return found, total

@@ -107,12 +107,13 @@ def test_microsoft_rotation_is_stored_before_use_and_the_old_token_dies(accounts
 def test_two_consumers_at_once_make_one_refresh_and_both_see_the_new_token(accounts, tether_sandbox, checker):
     accounts.sign_up()
     box = sandbox_mailbox(tether_sandbox, "microsoft")
-    Mailbox.update(access_expires_at=clock.now()).where(Mailbox.id == box.id).execute()
+    Mailbox.update(access_expires_at=clock.now(), next_check_at=clock.now()).where(
+        Mailbox.id == box.id).execute()  # its scheduled check is due, and its token too
     barrier, results = threading.Barrier(2), []
 
-    def consumer():
+    def consumer():  # the chain's task and the sweep's, on two consumers
         barrier.wait()
-        results.append(checker.check(box.id, force=True))
+        results.append(checker.check(box.id))
 
     threads = [threading.Thread(target=consumer) for _ in range(2)]
     for t in threads:
