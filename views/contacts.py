@@ -106,7 +106,6 @@ def bulk():
     """Enroll, remove from a sequence or delete many contacts: first a page that says how
     many and what it stops, then — confirmed — done."""
     form = BulkForm()
-    form.sequence.choices = [(str(s.id), s.name) for s in _sequences()]
     if not form.validate():
         for errors in form.errors.values():
             flash(errors[0], "error")

@@ -63,8 +63,8 @@ class BulkForm(Form):
     match the search `q` (`all` = 1); what to do with them; `confirmed` once the person saw
     how many it takes."""
 
-    action = SelectField("With the selected contacts", choices=list(BULK_ACTIONS.items()))
-    sequence = SelectField("Sequence", validate_choice=False)
+    action = SelectField("With the selected contacts", choices=list(BULK_ACTIONS))
+    sequence = HiddenField()  # the team's sequence is the view's to find (or 404)
     all = HiddenField()
     q = HiddenField(filters=[strip])
     confirmed = HiddenField()
