@@ -118,7 +118,7 @@ class Contact(Timestamped):
     source_import = ForeignKeyField(ContactImport, null=True, on_delete="SET NULL")
 
     class Meta:
-        indexes = ((("team", "email"), True), (("team", "created_at"), False))
+        indexes = ((("team", "email"), True), (("team", "created_at", "id"), False))
 
     @property
     def name(self) -> str:

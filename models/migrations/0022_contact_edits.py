@@ -11,13 +11,13 @@ def up(migrator, db):
         migrator.add_column("contact_import", "updated", IntegerField(default=0)),
         migrator.add_column("contact_import", "unchanged", IntegerField(default=0)),
         migrator.add_column("contact_import", "update_count", IntegerField(default=0)),
-        migrator.add_index("contact", ("team_id", "created_at"), False),
+        migrator.add_index("contact", ("team_id", "created_at", "id"), False),
     )
 
 
 def down(migrator, db):
     migrator.migrate(
-        migrator.drop_index("contact", "contact_team_id_created_at"),
+        migrator.drop_index("contact", "contact_team_id_created_at_id"),
         migrator.drop_column("contact_import", "update_count"),
         migrator.drop_column("contact_import", "unchanged"),
         migrator.drop_column("contact_import", "updated"),
