@@ -4,6 +4,7 @@ page does it (the preview, then one request per chunk). Prints each phase and th
 
 import argparse
 import io
+import os
 import time
 
 from _setup import backend_flags, report, use_backend  # noqa: I001 — sets the environment first
@@ -58,7 +59,8 @@ def main():
         with db.connection_context():
             result = ContactImport.get_by_id(contact_import.id)
             total = Contact.select().count()
-        print(f"CSV import, {ROWS:,} rows ({EXISTING:,} existing), {label}")
+        print(f"CSV import, {ROWS:,} rows ({EXISTING:,} existing), {label}; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'  preview (read, check, sort)':<48} {previewed - start:10.2f} s")
         print(f"{f'  writing ({requests} chunk requests)':<48} {done - previewed:10.2f} s")
         report("upload to done", done - start, 10, "s")

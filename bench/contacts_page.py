@@ -6,6 +6,7 @@ Wall time is the target (on PostgreSQL the database's own work runs in another p
 the web process's CPU would not show); the web process's CPU is printed beside it."""
 
 import argparse
+import os
 import statistics
 import time
 
@@ -56,7 +57,8 @@ def main():
             db.execute_sql("ANALYZE contact")
         client = app.test_client()
         client.post("/login", data={"email": "owner@bench.test", "password": "bench-password-1"})
-        print(f"Contacts page, {CONTACTS:,} contacts, {label}")
+        print(f"Contacts page, {CONTACTS:,} contacts, {label}; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time waits for the CPU)")
         for name, url, headers in CASES:
             assert client.get(url, headers=headers).status_code == 200
             cpu, wall = [], []

@@ -48,11 +48,9 @@ def index():
     """The team's contacts, newest first, with a search; tick some (or all that match) to
     act on them. The search and the pages swap the table only, and the URL follows."""
     q = request.args.get("q", "").strip()
-    contacts = Contact.search(current_user.team_id, q)
-    total = contacts.count()
-    page = min(_page(), max(1, (total + PER_PAGE - 1) // PER_PAGE))
+    contacts, total, page = Contact.page_of(current_user.team_id, q, _page(), PER_PAGE)
     return render("contacts/index.html", "contacts/_table.html", q=q, current_page=page,
-                  per_page=PER_PAGE, total=total, contacts=list(contacts.paginate(page, PER_PAGE)),
+                  per_page=PER_PAGE, total=total, contacts=contacts,
                   sequences=_sequences(), actions=BULK_ACTIONS)
 
 
