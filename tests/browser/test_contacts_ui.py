@@ -125,3 +125,24 @@ def test_tick_contacts_with_the_keyboard_and_delete_them_after_a_confirm(page, l
     page.get_by_label("With them").select_option("delete")
     page.get_by_role("button", name=re.compile(r"All 8 matching")).click()
     expect(page.get_by_role("heading", name="Delete 8 contacts?")).to_be_visible()
+
+
+def test_a_csv_imported_again_updates_and_says_new_updated_skipped(page, live_server, tmp_path):
+    owner = _sign_up(page, live_server)
+    Contact.create(team=owner.team_id, email="pat@initech.test", first_name="Pat",
+                   company="Initech")
+    Contact.create(team=owner.team_id, email="sam@initech.test", first_name="Sam")
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text("email,first_name,company\npat@initech.test,Pat,Initech Europe\n"
+                        "sam@initech.test,Sam,\nnia@nile.test,Nia,Nile\nnot-an-address,X,\n")
+    page.goto(live_server + "/contacts/import")
+    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Check file").click()
+    expect(page.get_by_text("already in your contacts will be updated")).to_be_visible()
+    shot(page, "import-preview")
+    page.get_by_role("button", name="Import 2 contacts").click()
+    expect(page.get_by_text("1 new, 1 updated, 2 skipped.")).to_be_visible()
+    expect(page.get_by_text("Skipped: 1 unchanged, 1 bad row.")).to_be_visible()
+    shot(page, "import-done")
+    assert Contact.get(Contact.email == "pat@initech.test").company == "Initech Europe"
+    assert Contact.select().count() == 3
