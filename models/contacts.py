@@ -228,7 +228,7 @@ def edit_contact(contact: Contact, values: dict,
                  custom: dict[str, str] | None = None) -> dict:
     """Save a contact's fields (and custom fields, when given); returns problems by field,
     {} when saved. A new address is the contact's from the next email on: a waiting email
-    reads the address when it is handed to the mail server."""
+    reads the contact when a sender claims it (one being sent right now keeps the old one)."""
     fields, problems = clean_fields(values)
     if not problems and fields["email"] != contact.email and Contact.get_or_none(
             (Contact.team == contact.team_id) & (Contact.email == fields["email"])
