@@ -61,6 +61,15 @@ def enrolled(user, count: int) -> str:
     return f"{who} enrolled by {user.display_name}"
 
 
+def contacts_left(user, count: int, verb: str, cancelled: int, email: str = "") -> str:
+    """Contacts deleted or removed from the sequence (`verb`), and their emails that will
+    not go out; `email` names a single contact (the contact row itself may be gone)."""
+    who = email or ("1 contact" if count == 1 else f"{count:,} contacts")
+    waiting = f"; {cancelled:,} waiting email{'s' if cancelled != 1 else ''} cancelled" \
+        if cancelled else ""
+    return f"{who} {verb} by {user.display_name}{waiting}"
+
+
 # ---- The mailbox's transitions, as the sequences see them ---------------------------------------
 
 def mailbox_problem(mailbox) -> str:

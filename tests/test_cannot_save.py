@@ -50,12 +50,12 @@ def small_disk(app):
 def _fill(folder: Path) -> Path:
     """Take every free byte of the disk."""
     junk = folder / "junk"
-    # Unbuffered: a buffer holding the last partial chunk would fail again on close, however
-    # many bytes happen to be free (it depends on the size the migrations leave the database).
+    # Unbuffered, in pages: a buffered write cut short keeps its rest and raises it again at
+    # close, whenever the free space is not a multiple of the chunk.
     with open(junk, "wb", buffering=0) as out:
         try:
             while True:
-                out.write(b"\0" * 65536)
+                out.write(b"\0" * 4096)
         except OSError:
             pass
     return junk

@@ -59,17 +59,18 @@ def test_csv_import_reports_bad_rows_and_imports_good_ones(accounts, client):
     assert preview.status_code == 302
     contact_import = ContactImport.get()
     page = client.get(preview.location).get_data(as_text=True)
-    assert "2</strong> contacts ready to import" in page
-    assert "5</strong> rows will be skipped" in page
+    assert ("3</strong> contacts ready to import: <strong>2</strong> new, <strong>1</strong> "
+            "already in your contacts will be updated") in page
+    assert "4</strong> rows will be skipped" in page
     assert "Columns ignored: Phone." in page
     reasons = dict(re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td></tr>", page))
     assert reasons == {"3": "Not a valid email address", "4": "Duplicate of line 2",
-                       "5": "Already in your contacts", "6": "Missing column: last_name, company",
-                       "7": "No email address"}
+                       "6": "Missing column: last_name, company", "7": "No email address"}
     assert Contact.select().count() == 1, "nothing is imported before the person says so"
 
     done = run_to_the_end(client, contact_import)
-    assert "2 contacts imported." in done.get_data(as_text=True)
+    assert "2 new, 1 updated, 4 skipped." in done.get_data(as_text=True)
+    assert Contact.get(Contact.email == "known@example.com").first_name == "Known"
     assert sorted(c.email for c in Contact.select()) == [
         "ada@example.com", "known@example.com", "linus@example.com"]
     ada = Contact.get(Contact.email == "ada@example.com")
@@ -132,7 +133,7 @@ def test_a_large_import_shows_progress_and_continues_where_it_stopped(accounts, 
     page = client.get(f"/contacts/imports/{contact_import.id}").get_data(as_text=True)
     assert "Importing… 49%" in page
     done = run_to_the_end(client, contact_import)
-    assert f"{total:,} contacts imported." in done.get_data(as_text=True)
+    assert f"{total:,} new, 0 updated, 0 skipped." in done.get_data(as_text=True)
     assert Contact.select().count() == total
     assert 'hx-trigger="load' not in done.get_data(as_text=True), "the polling stops"
 

@@ -1,11 +1,13 @@
-"""Contacts: adding people, importing them from CSV, enrolling them in sequences.
+"""Contacts: adding, editing and deleting people, acting on many at once, importing them
+from CSV, enrolling them in sequences.
 
-Everyone in the team may add, import and enroll the team's contacts.
+Everyone in the team may add, edit, delete, import and enroll the team's contacts.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from models.contact_actions import consequences, delete_contacts, remove_from_sequence
 from models.contacts import (
     BAD_ROWS_KEPT,
     FIELD_LABELS,
@@ -16,13 +18,15 @@ from models.contacts import (
     ContactImport,
     ImportRefused,
     add_contact,
+    custom_fields_text,
+    edit_contact,
     import_next_chunk,
     preview_import,
 )
 from models.sequences import Enrollment, Sequence, enroll
 from views.common import render, team_object_or_404
 from views.extensions import htmx
-from views.forms.contacts import ContactForm, ImportForm
+from views.forms.contacts import BULK_ACTIONS, BulkForm, ContactForm, EditContactForm, ImportForm
 from views.inputs import object_id, page_number
 
 bp = Blueprint("contacts", __name__)
@@ -33,15 +37,121 @@ def _page() -> int:
     return page_number()
 
 
+def _sequences():
+    return list(Sequence.select(Sequence.id, Sequence.name)
+                .where(Sequence.team == current_user.team_id).order_by(Sequence.name))
+
+
 @bp.route("/contacts")
 @login_required
 def index():
-    """The team's contacts, newest first, with a search."""
+    """The team's contacts, newest first, with a search; tick some (or all that match) to
+    act on them. The search and the pages swap the table only, and the URL follows."""
     q = request.args.get("q", "").strip()
-    contacts = Contact.search(current_user.team_id, q)
-    return render("contacts/index.html", "contacts/_table.html", q=q, current_page=_page(),
-                  per_page=PER_PAGE, total=contacts.count(),
-                  contacts=list(contacts.paginate(_page(), PER_PAGE)))
+    contacts, total, page = Contact.page_of(current_user.team_id, q, _page(), PER_PAGE)
+    return render("contacts/index.html", "contacts/_table.html", q=q, current_page=page,
+                  per_page=PER_PAGE, total=total, contacts=contacts,
+                  sequences=_sequences(), actions=BULK_ACTIONS)
+
+
+@bp.route("/contacts/<id:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contact_id):
+    """Edit a contact's fields and custom fields; the sequences they are in are listed."""
+    contact = team_object_or_404(Contact, contact_id)
+    form = EditContactForm(obj=contact if request.method == "GET" else None)
+    if request.method == "GET":
+        form.custom_fields.data = custom_fields_text(contact)
+    elif form.validate_on_submit():
+        problems = edit_contact(contact, form.data, form.custom)
+        if not problems:
+            flash(f"{form.email.data} saved.", "success")
+            return redirect(url_for("contacts.index"))
+        for name, problem in problems.items():
+            form[name].errors.append(problem)
+    enrollments = list(Enrollment.select(Enrollment, Sequence)
+                       .join(Sequence).where(Enrollment.contact == contact.id)
+                       .order_by(Sequence.name))
+    return (render_template("contacts/edit.html", form=form, contact=contact, fields=FIELDS,
+                            enrollments=enrollments), 422 if form.errors else 200)
+
+
+@bp.route("/contacts/<id:contact_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(contact_id):
+    """Say what deleting a contact stops, then delete it once confirmed."""
+    contact = team_object_or_404(Contact, contact_id)
+    one = Contact.select().where(Contact.id == contact.id)
+    if request.method == "POST":
+        delete_contacts(current_user.team_id, one, current_user)
+        flash(f"{contact.email} deleted.", "success")
+        return redirect(url_for("contacts.index"))
+    return render_template("contacts/delete.html", contact=contact, said=consequences(one))
+
+
+def _selection(form: BulkForm):
+    """The contacts a bulk form names, always within the team: all that match its search,
+    or the ticked ones (a page's worth at most)."""
+    if form.all.data == "1":
+        return Contact.search(current_user.team_id, form.q.data)
+    ids = [i for i in map(object_id, request.form.getlist("contact")) if i][:PER_PAGE * 4]
+    return Contact.select().where((Contact.team == current_user.team_id) & Contact.id.in_(ids))
+
+
+@bp.route("/contacts/bulk", methods=["POST"])
+@login_required
+def bulk():
+    """Enroll, remove from a sequence or delete many contacts: first a page that says how
+    many and what it stops, then — confirmed — done."""
+    form = BulkForm()
+    if not form.validate():
+        for errors in form.errors.values():
+            flash(errors[0], "error")
+        return redirect(url_for("contacts.index", q=form.q.data or None))
+    sequence = (team_object_or_404(Sequence, form.sequence.data)
+                if form.action.data in ("enroll", "remove") else None)
+    contacts = _selection(form)
+    if form.action.data == "enroll":
+        count = contacts.count()
+        already = (Enrollment.select().where((Enrollment.sequence == sequence.id)
+                                             & Enrollment.contact.in_(contacts.select(Contact.id)
+                                                                      .order_by()))
+                   .count() if count else 0)
+        said = None
+    else:
+        said = consequences(contacts, sequence)
+        count, already = said.contacts, 0
+    if not count:
+        flash("Tick the contacts to act on, or choose all that match.", "error")
+        return redirect(url_for("contacts.index", q=form.q.data or None))
+    if form.confirmed.data != "1":
+        return render_template("contacts/bulk.html", form=form, sequence=sequence, count=count,
+                               already=already, said=said,
+                               ids=request.form.getlist("contact")[:PER_PAGE * 4])
+    return _do_bulk(form.action.data, sequence, contacts, form.q.data)
+
+
+def _do_bulk(action, sequence, contacts, q):
+    def plural(n):
+        return f"{n:,} contact{'s' if n != 1 else ''}"
+
+    if action == "delete":
+        flash(f"{plural(delete_contacts(current_user.team_id, contacts, current_user))} "
+              "deleted.", "success")
+    elif action == "remove":
+        removed = remove_from_sequence(sequence, contacts, current_user)
+        flash(f"{plural(removed)} removed from “{sequence.name}”.", "success")
+    elif action == "enroll":
+        added, already = enroll(sequence, contacts, current_user)
+        if added:
+            from tasks.sending import send_now
+
+            send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
+        note = f" ({already:,} were in it already)" if already else ""
+        flash(f"{plural(added)} enrolled in “{sequence.name}”{note}.", "success")
+    else:
+        abort(400)
+    return redirect(url_for("contacts.index", q=q or None))
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
