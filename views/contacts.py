@@ -142,13 +142,9 @@ def _do_bulk(action, sequence, contacts, q):
         removed = remove_from_sequence(sequence, contacts, current_user)
         flash(f"{plural(removed)} removed from “{sequence.name}”.", "success")
     elif action == "enroll":
-        added, already = enroll(sequence, contacts, current_user)
-        if added:
-            from tasks.sending import send_now
-
-            send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
-        note = f" ({already:,} were in it already)" if already else ""
-        flash(f"{plural(added)} enrolled in “{sequence.name}”{note}.", "success")
+        added, note = _enroll(sequence, contacts)
+        flash(f"{plural(added)} enrolled in “{sequence.name}”{note}.",
+              "success" if added else "info")
     else:
         abort(400)
     return redirect(url_for("contacts.index", q=q or None))
@@ -251,15 +247,8 @@ def enroll_contacts(sequence_id):
         if request.form.get("all") != "1":
             ids = [i for i in map(object_id, request.form.getlist("contact")) if i]
             contacts = Contact.select().where(Contact.id.in_(ids[:PER_PAGE * 4]))
-        added, already, barred = enroll(sequence, contacts, current_user)
-        if added:
-            from tasks.sending import send_now
-
-            send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
-        if added or already or barred:
-            notes = ([f"{already:,} were in it already"] if already else []) + (
-                [f"{barred:,} skipped: on the suppression list (unsubscribed)"] if barred else [])
-            note = f" ({'; '.join(notes)})" if notes else ""
+        added, note = _enroll(sequence, contacts)
+        if added or note:
             flash(f"{added:,} contact{'s' if added != 1 else ''} enrolled{note}.",
                   "success" if added else "info")
             return redirect(url_for("sequences.show", sequence_id=sequence.id))
@@ -270,3 +259,16 @@ def enroll_contacts(sequence_id):
     return render("contacts/enroll.html", "contacts/_enroll_table.html", sequence=sequence,
                   q=request.values.get("q", "").strip(), source=source, current_page=_page(),
                   per_page=PER_PAGE, total=contacts.count(), enrolled=enrolled, contacts=shown)
+
+
+def _enroll(sequence, contacts) -> tuple[int, str]:
+    """Enroll `contacts` (the bulk action and the enroll page alike): how many joined, and a
+    note on those who did not — already in it, or unsubscribed (the suppression list)."""
+    added, already, barred = enroll(sequence, contacts, current_user)
+    if added:
+        from tasks.sending import send_now
+
+        send_now(sequence.mailbox_id)  # their first emails go now, not at the next sweep
+    notes = ([f"{already:,} were in it already"] if already else []) + (
+        [f"{barred:,} skipped: on the suppression list (unsubscribed)"] if barred else [])
+    return added, f" ({'; '.join(notes)})" if notes else ""

@@ -162,7 +162,7 @@ def test_write_a_sequence_import_contacts_and_enroll_them(page, live_server):
     expect(page.get_by_role("cell", name="Duplicate of line 3")).to_be_visible()
     screenshot(page, "contacts-import-preview")
     page.get_by_role("button", name="Import 2 contacts").click()
-    expect(page.get_by_text("2 contacts imported.")).to_be_visible()
+    expect(page.get_by_text("2 new, 0 updated, 3 skipped.")).to_be_visible()  # 3 bad rows
     page.get_by_role("link", name="Q3 founders outreach").click()
     page.get_by_role("button", name="Enroll all 2 matching").click()
     expect(page.get_by_text("2 contacts enrolled.")).to_be_visible()
