@@ -38,6 +38,17 @@ def team_object_or_404(model, object_id):
     return obj
 
 
+def step_or_404(sequence, step_id):
+    """A step of `sequence` (one already checked to be the team's); otherwise 404."""
+    from models.sequences import SequenceStep
+
+    step = SequenceStep.get_or_none((SequenceStep.id == step_id)
+                                    & (SequenceStep.sequence == sequence))
+    if step is None:
+        abort(404)
+    return step
+
+
 def admin_required(view):
     """Owners and admins only; members get 403 (the object is theirs to see, not to change)."""
 

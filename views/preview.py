@@ -11,9 +11,9 @@ from flask_login import current_user, login_required
 
 from models import preview as previews
 from models.contacts import Contact
-from models.sequences import Enrollment, Sequence, SequenceStep
+from models.sequences import Enrollment, Sequence
 from models.test_send import TestSend, mailbox_refusal, request_test
-from views.common import render, team_object_or_404
+from views.common import render, step_or_404, team_object_or_404
 from views.extensions import htmx
 from views.forms.preview import TestSendForm
 from views.inputs import object_id
@@ -68,20 +68,12 @@ def _recent_tests(sequence) -> dict:
     return latest
 
 
-def _team_step(sequence, step_id):
-    step = SequenceStep.get_or_none((SequenceStep.id == step_id)
-                                    & (SequenceStep.sequence == sequence))
-    if step is None:
-        abort(404)
-    return step
-
-
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/test-send", methods=["POST"])
 @login_required
 def test_send(sequence_id, step_id):
     """Queue a test of one step, rendered for the chosen contact, to the signed-in person."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    step = _team_step(sequence, step_id)
+    step = step_or_404(sequence, step_id)
     form = TestSendForm()
     if not form.validate():
         problem, test = next(iter(form.first_errors().values())), None

@@ -24,7 +24,6 @@ from models.sequences import (
     Enrollment,
     Sequence,
     SequenceLog,
-    SequenceStep,
     create_sequence,
     default_timezone,
     delete_sequence,
@@ -35,7 +34,7 @@ from models.sequences import (
 )
 from models.step_changes import waiting_count
 from models.templating import FIELDS
-from views.common import render, safe_next, team_object_or_404
+from views.common import render, safe_next, step_or_404, team_object_or_404
 from views.extensions import htmx
 from views.forms.sequences import SettingsForm, StepForm
 from views.inputs import object_id, page_number
@@ -176,20 +175,12 @@ def add_step(sequence_id):
     return _steps_section(sequence)
 
 
-def _team_step(sequence, step_id):
-    step = SequenceStep.get_or_none((SequenceStep.id == step_id)
-                                    & (SequenceStep.sequence == sequence))
-    if step is None:
-        abort(404)
-    return step
-
-
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>", methods=["POST"])
 @login_required
 def update_step(sequence_id, step_id):
     """Save one step; only its card is re-rendered, so other unsaved edits stay."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    step = _team_step(sequence, step_id)
+    step = step_or_404(sequence, step_id)
     form = StepForm(first=step.position == 0)
     saved = form.validate()
     rescheduled = 0
@@ -210,7 +201,7 @@ def update_step(sequence_id, step_id):
 def delete_step(sequence_id, step_id):
     """Remove a step; the later ones move up."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    problem = remove_step(sequence, current_user, _team_step(sequence, step_id))
+    problem = remove_step(sequence, current_user, step_or_404(sequence, step_id))
     if not problem:
         _wake(sequence)
     return _after_step_change(sequence, problem)
@@ -221,7 +212,7 @@ def delete_step(sequence_id, step_id):
 def move(sequence_id, step_id):
     """Move an email one place up or down (buttons, so the keyboard can do it too)."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    step = _team_step(sequence, step_id)
+    step = step_or_404(sequence, step_id)
     offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
     problem = (move_step(sequence, current_user, step, offset) if offset
                else "Choose whether the email moves up or down.")
