@@ -21,7 +21,7 @@ from joserfc.jwk import RSAKey
 import clock
 from mail import oauth, security_events
 from mail.security_events import CHECK_EVENTS
-from models.signals import SignalStream
+from models.signals import SignalStream, note_stream
 
 RISC_PUSH = "https://schemas.openid.net/secevent/risc/delivery-method/push"
 SSF_PUSH = "urn:ietf:rfc:8935"
@@ -59,8 +59,7 @@ def register(provider, endpoint_url: str, settings: dict) -> dict:
         raise RegistrationError(f"{provider.label}'s transmitter did not answer ({e}).") from e
     now = clock.now()
     fields = {SignalStream.endpoint_url: endpoint_url, SignalStream.registered_at: now}
-    if not SignalStream.update(fields).where(SignalStream.provider == provider.key).execute():
-        SignalStream.insert({SignalStream.provider: provider.key, **fields}).execute()
+    note_stream(provider.key, fields)
     return stream
 
 

@@ -95,8 +95,15 @@ def _note(event: SecurityEvent, now: datetime) -> None:
               SignalStream.last_event: event.event_types[0].rsplit("/", 1)[-1]}
     if event.is_verification:
         fields[SignalStream.verified_at] = now
-    if not SignalStream.update(fields).where(SignalStream.provider == event.provider.key).execute():
-        SignalStream.insert({SignalStream.provider: event.provider.key, **fields}).execute()
+    note_stream(event.provider.key, fields)
+
+
+def note_stream(provider_key: str, fields: dict) -> None:
+    """Write a provider's stream row, made if missing, in one statement: registering a stream
+    and the verification event it triggers (answered at once, by another thread or process)
+    both write it, and an update-then-insert of each would race to a duplicate key."""
+    (SignalStream.insert({SignalStream.provider: provider_key, **fields})
+     .on_conflict(conflict_target=[SignalStream.provider], update=fields).execute())
 
 
 def _subject_mailboxes(event: SecurityEvent) -> list[int]:
