@@ -21,7 +21,7 @@ from models.mailboxes import (
     Mailbox,
 )
 from views.common import ago
-from views.mailbox_rows import PER_PAGE, _links
+from views.mailbox_rows import PER_PAGE, page_links
 
 FIELDS = (Mailbox.id, Mailbox.email, Mailbox.status, Mailbox.status_since, Mailbox.status_cause,
           Mailbox.last_success_at, Mailbox.daily_limit, Mailbox.warmup_start,
@@ -135,7 +135,7 @@ def health(user, *, status: str | None, person: int | None, days: int, page: int
     age = mailbox_health.ages(ids, now)
     team = [mailbox_health.figures(incidents, d, mailbox_health.covered(age, d)) for d in PERIODS]
     return Health(rows=_rows(shown, user, incidents, days, now), total=total, page=page,
-                  pages=pages, first=(page - 1) * PER_PAGE + 1, links=_links(page, pages),
+                  pages=pages, first=(page - 1) * PER_PAGE + 1, links=page_links(page, pages),
                   team=team, chart=chart(mailbox_health.broken_per_day(incidents, days, now), days),
                   people=people(user))
 

@@ -92,7 +92,7 @@ def page_of(team_id: int, mailbox_id: int) -> int:
     return before // PER_PAGE + 1
 
 
-def _links(page: int, pages: int) -> list:
+def page_links(page: int, pages: int) -> list:
     if pages <= _ALL_LINKS_UP_TO:
         return list(range(1, pages + 1))
     shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
@@ -118,7 +118,7 @@ def listing(user, page: int, providers: dict, google_testing: bool) -> Listing:
                  outbox.sends_today([m.id for m in mailboxes]))
     urgent, urgent_total = _urgent(user.team_id) if pages > 1 else ([], 0)
     return Listing(rows=table, page=page, pages=pages, total=total,
-                   first=(page - 1) * PER_PAGE + 1, links=_links(page, pages),
+                   first=(page - 1) * PER_PAGE + 1, links=page_links(page, pages),
                    urgent=urgent, urgent_total=urgent_total)
 
 
