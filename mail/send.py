@@ -19,7 +19,6 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
@@ -27,11 +26,14 @@ from email.utils import format_datetime
 from imapclient.exceptions import IMAPClientError
 from imapclient.imapclient import SEEN, SENT
 
+from mail import headers
 from mail.failures import MailError, from_imap_error, from_network_error, from_smtp_error
 
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "[Gmail]/Sent Mail", "INBOX.Sent")
 _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
+# Values set by mail/headers.py arrive folded: the generator writes them as they are.
+_WIRE = SMTP_POLICY.clone(refold_source="none")
 
 
 class HeaderInjection(ValueError):
@@ -112,33 +114,40 @@ def new_message_id(address: str) -> str:
 def compose(out: Outgoing) -> bytes:
     """The message as it goes on the wire (CRLF line endings). Raises HeaderInjection for a
     line break in any header value and ValueError for an address that cannot be written."""
-    headers = {"From name": out.from_name, "From": out.from_address, "To name": out.to_name,
-               "To": out.to_address, "Subject": out.subject, "Message-ID": out.message_id,
-               "In-Reply-To": out.in_reply_to, "References": " ".join(out.references),
-               "List-Unsubscribe": out.list_unsubscribe,
-               **{name: value for name, value in out.extra_headers}}
-    for name, value in headers.items():
+    values = {"From name": out.from_name, "From": out.from_address, "To name": out.to_name,
+              "To": out.to_address, "Subject": out.subject, "Message-ID": out.message_id,
+              "In-Reply-To": out.in_reply_to, "References": " ".join(out.references),
+              "List-Unsubscribe": out.list_unsubscribe,
+              **{name: value for name, value in out.extra_headers}}
+    for name, value in values.items():
         if _LINE_BREAK.search(value or ""):
             raise HeaderInjection(f"{name} contains a line break")
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = _address(out.from_name, out.from_address)
-    msg["To"] = _address(out.to_name, out.to_address)
-    msg["Subject"] = out.subject
+    msg = EmailMessage(policy=_WIRE)
+    headers.put_address(msg, "From", out.from_name or "", wire_address(out.from_address))
+    headers.put_address(msg, "To", out.to_name or "", wire_address(out.to_address))
+    headers.put(msg, "Subject", out.subject)
     when = (out.date or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
-    msg["Date"] = format_datetime(when)
-    msg["Message-ID"] = out.message_id
+    headers.put(msg, "Date", format_datetime(when))
+    headers.put(msg, "Message-ID", out.message_id)
     if out.in_reply_to:
-        msg["In-Reply-To"] = out.in_reply_to
+        headers.put(msg, "In-Reply-To", out.in_reply_to)
     if out.references:
-        msg["References"] = " ".join(out.references)
+        headers.put(msg, "References", " ".join(out.references))
     if out.list_unsubscribe:
-        msg["List-Unsubscribe"] = out.list_unsubscribe
+        headers.put(msg, "List-Unsubscribe", out.list_unsubscribe)
         if "<https://" in out.list_unsubscribe or "<http://" in out.list_unsubscribe:
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            headers.put(msg, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     for name, value in out.extra_headers:
-        msg[name] = value
+        headers.put(msg, name, value)
     body = out.body.replace("\r\n", "\n").replace("\r", "\n")
-    msg.set_content(body, cte="7bit" if body.isascii() and _short_lines(body) else "quoted-printable")
+    if body.isascii() and _short_lines(body):
+        # What set_content writes for 7bit text, without its header parsing (issue #17).
+        headers.put(msg, "Content-Type", 'text/plain; charset="utf-8"')
+        headers.put(msg, "Content-Transfer-Encoding", "7bit")
+        headers.put(msg, "MIME-Version", "1.0")
+        msg.set_payload(b"\n".join(body.encode("ascii").splitlines()).decode("ascii") + "\n")
+    else:
+        msg.set_content(body, cte="quoted-printable")
     return msg.as_bytes()
 
 
@@ -149,11 +158,6 @@ def wire_address(address: str) -> str:
         raise ValueError(f"the address {address} has characters before the @ that mail "
                          "servers without SMTPUTF8 cannot take")
     return f"{local}@{domain.encode('idna').decode('ascii')}"
-
-
-def _address(name: str, address: str) -> Address:
-    local, _, domain = wire_address(address).rpartition("@")
-    return Address(display_name=name or "", username=local, domain=domain)
 
 
 def _short_lines(text: str) -> bool:

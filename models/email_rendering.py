@@ -9,6 +9,7 @@ the sender sends (a test send drops the unsubscribe headers: models/test_send.py
 from datetime import datetime
 
 from mail.send import Outgoing
+from models.base import hot, names
 from models.mailboxes import Mailbox
 from models.outbox_email import SENT, UNKNOWN, OutboxEmail
 from models.outbox_plan import StepCache
@@ -44,6 +45,8 @@ def earlier_emails(enrollment_id, position: int | None = None, *, exclude=None) 
     written."""
     if enrollment_id is None:
         return []
+    if position is None and exclude is not None:  # the sender's question, for every email
+        return list(OutboxEmail.raw(_earlier_sql.sql(), enrollment_id, SENT, UNKNOWN, exclude))
     query = (OutboxEmail.select(OutboxEmail.id, OutboxEmail.message_id, OutboxEmail.subject,
                                 OutboxEmail.mailbox)
              .where((OutboxEmail.enrollment == enrollment_id)
@@ -53,6 +56,14 @@ def earlier_emails(enrollment_id, position: int | None = None, *, exclude=None) 
     if position is not None:
         query = query.where(OutboxEmail.position != position)
     return list(query.order_by(OutboxEmail.attempted_at, OutboxEmail.id))
+
+
+@hot  # SQL built once (models.base.hot, issue #17); names from the model, values parameters
+def _earlier_sql(p):
+    t, c = names(OutboxEmail)
+    return (f"SELECT {c['id']}, {c['message_id']}, {c['subject']}, {c['mailbox']} "  # noqa: S608
+            f"FROM {t} WHERE {c['enrollment']} = {p} AND {c['status']} IN ({p}, {p}) "
+            f"AND {c['id']} <> {p} ORDER BY {c['attempted_at']}, {c['id']}")
 
 
 def for_step(sequence, step, contact, mailbox: Mailbox, now: datetime, *, message_id: str,

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 import clock
 from mail.send import new_message_id
 from models import changes, leases
-from models.base import write_transaction
+from models.base import hot, names, write_transaction
 from models.contacts import Contact
 from models.email_rendering import Unsendable, outgoing
 from models.mailboxes import CONNECTED, Mailbox
@@ -142,22 +142,15 @@ def begin_transmit(row: OutboxEmail, owner: str, mailbox_id: int, subject: str,
         verdict = _still_allowed(row, owner, mailbox_id)
         if verdict != GO:
             return verdict
-        taken = (OutboxEmail.update(phase=TRANSMITTING, attempted_at=now, subject=subject,
-                                    attempts=OutboxEmail.attempts + 1, to_email=row.contact.email,
-                                    lease_until=now + LEASE)
-                 .where((OutboxEmail.id == row.id) & (OutboxEmail.lease_owner == owner)
-                        & (OutboxEmail.status == SENDING)).execute())
+        taken = _transmitting_sql(TRANSMITTING, _when(now), subject, row.contact.email,
+                                  _when(now + LEASE), row.id, owner, SENDING).rowcount
     row.to_email, row.subject, row.attempts = row.contact.email, subject, row.attempts + 1
     row.attempted_at = now
     return GO if taken else SKIP
 
 
 def _still_allowed(row, owner, mailbox_id) -> str:
-    state = (Enrollment.select(Enrollment.status, Sequence.paused, Sequence.mailbox,
-                               Mailbox.status, Mailbox.deleted_at)
-             .join(Sequence, on=(Enrollment.sequence == Sequence.id))
-             .join(Mailbox, on=(Sequence.mailbox == Mailbox.id))
-             .where(Enrollment.id == row.enrollment_id).tuples().first())
+    state = _state_sql(row.enrollment_id).fetchone()
     if state is None:
         return SKIP  # the contact or the sequence was deleted: the row went with it
     enrollment, paused, sends_from, status, deleted_at = state
@@ -202,6 +195,45 @@ def hand_over(sequence_id: int) -> tuple[int, int]:
     return returned, finishing
 
 
+# ---- The statements every email runs: SQL built once (models.base.hot, issue #17) -------------
+# Names come from the models and values are parameters: nothing here is user input.
+
+def _when(moment: datetime):
+    return OutboxEmail.attempted_at.db_value(moment)
+
+
+@hot
+def _state_sql(p):
+    """What `_still_allowed` reads: the enrollment, its sequence and that one's mailbox."""
+    e, ec = names(Enrollment)
+    s, sc = names(Sequence)
+    m, mc = names(Mailbox)
+    return (f"SELECT {e}.{ec['status']}, {s}.{sc['paused']}, {s}.{sc['mailbox']}, "  # noqa: S608
+            f"{m}.{mc['status']}, {m}.{mc['deleted_at']} FROM {e} "
+            f"JOIN {s} ON {e}.{ec['sequence']} = {s}.{sc['id']} "
+            f"JOIN {m} ON {s}.{sc['mailbox']} = {m}.{mc['id']} WHERE {e}.{ec['id']} = {p}")
+
+
+@hot
+def _transmitting_sql(p):
+    """begin_transmit's compare-and-set: still ours and `sending` → `transmitting`."""
+    t, c = names(OutboxEmail)
+    return (f"UPDATE {t} SET {c['phase']} = {p}, {c['attempted_at']} = {p}, "  # noqa: S608
+            f"{c['subject']} = {p}, {c['attempts']} = {c['attempts']} + 1, "
+            f"{c['to_email']} = {p}, {c['lease_until']} = {p} "
+            f"WHERE {c['id']} = {p} AND {c['lease_owner']} = {p} AND {c['status']} = {p}")
+
+
+@hot
+def _sent_sql(p):
+    """mark_sent's compare-and-set (`_finish` with status SENT)."""
+    t, c = names(OutboxEmail)
+    return (f"UPDATE {t} SET {c['status']} = {p}, {c['sent_at']} = {p}, {c['reply']} = {p}, "  # noqa: S608
+            f"{c['error']} = '', {c['phase']} = '', {c['lease_owner']} = '', "
+            f"{c['lease_until']} = NULL "
+            f"WHERE {c['id']} = {p} AND {c['lease_owner']} = {p} AND {c['status']} = {p}")
+
+
 # ---- Outcomes ------------------------------------------------------------------------------------
 
 def _finish(row, owner, **fields) -> bool:
@@ -218,7 +250,7 @@ def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
     `bump=False` leaves telling open pages to the caller (a batch does it once a second)."""
     sent_at = sent_at or now
     with write_transaction():
-        if not _finish(row, owner, status=SENT, sent_at=sent_at, reply=reply[:200], error=""):
+        if _sent_sql(SENT, _when(sent_at), reply[:200], row.id, owner, SENDING).rowcount != 1:
             return False
         advance(row, sent_at, now, steps)
         how = (" (found in the Sent folder after the connection was interrupted)"

@@ -29,6 +29,7 @@ is planned a pass later, or in the order from before the change — never twice.
 
 from datetime import datetime
 
+from models.base import hot, names
 from models.outbox_email import FAILED, QUEUED, SENDING, SENT, UNKNOWN, OutboxEmail
 from models.sequences import Enrollment, SequenceStep
 
@@ -44,8 +45,14 @@ def next_position(steps: list[SequenceStep], taken: set) -> int:
 
 def taken_steps(enrollment_id: int) -> set[int]:
     """The steps this contact has an email for, whatever became of it."""
-    return {sid for (sid,) in OutboxEmail.select(OutboxEmail.step).where(
-        (OutboxEmail.enrollment == enrollment_id) & OutboxEmail.step.is_null(False)).tuples()}
+    return {sid for (sid,) in _taken_sql(enrollment_id).fetchall()}
+
+
+@hot  # every email sent asks it (models/outbox_plan.py advance): SQL built once
+def _taken_sql(p):
+    t, c = names(OutboxEmail)
+    return (f"SELECT {c['step']} FROM {t} WHERE {c['enrollment']} = {p} "  # noqa: S608
+            f"AND {c['step']} IS NOT NULL")
 
 
 def waiting_query(sequence, step=None):
