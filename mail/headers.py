@@ -18,7 +18,7 @@ or encodes the display name as RFC 5322 and RFC 2047 require.
 
 from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formataddr
 
 LINE = 78       # RFC 5322 §2.1.1: lines SHOULD be no longer than this
@@ -49,28 +49,30 @@ def folded(name: str, value: str) -> str | None:
     return "\n ".join(lines)
 
 
-def put(msg: EmailMessage, name: str, value: str) -> None:
-    """Add the header `name: value` to `msg`: as it is when it can be, else through the email
-    package. The message's policy must not refold values set this way (refold_source none)."""
+def line(name: str, value: str) -> str:
+    """The header `name: value` as it goes on the wire (folded lines joined by CRLF, no final
+    CRLF): as it is when it can be, else encoded by the email package."""
     if plain(value):
         ready = folded(name, value)
         if ready is not None:
-            msg.set_raw(name, ready)
-            return
+            return f"{name}: {ready}".replace("\n", "\r\n")
     if "=?" in value:  # the email package would write it as it is: a reader would decode it
-        msg.set_raw(name, Header(value, "utf-8", header_name=name).encode())
-        return
-    msg[name] = value
+        return f"{name}: " + Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return _registry(name, value)
 
 
-def put_address(msg: EmailMessage, name: str, display_name: str, address: str) -> None:
+def address_line(name: str, display_name: str, address: str) -> str:
     """An address header (From, To): the display name quoted when it holds specials, encoded
     when it is not ASCII; the address as the caller wrote it for the wire (IDNA domain)."""
     if display_name.isascii() and display_name.isprintable() and "=?" not in display_name:
         value = formataddr((display_name, address))
         ready = folded(name, value) if plain(value) else None
         if ready is not None:
-            msg.set_raw(name, ready)
-            return
+            return f"{name}: {ready}".replace("\n", "\r\n")
     local, _, domain = address.rpartition("@")
-    msg[name] = Address(display_name=display_name, username=local, domain=domain)
+    return _registry(name, Address(display_name=display_name, username=local, domain=domain))
+
+
+def _registry(name: str, value) -> str:
+    """The email package's own writing of a header: parsed, encoded and folded."""
+    return SMTP.header_factory(name, value).fold(policy=SMTP).rstrip("\r\n")

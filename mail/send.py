@@ -19,8 +19,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email import quoprimime
 from email.utils import format_datetime
 
 from imapclient.exceptions import IMAPClientError
@@ -28,12 +27,11 @@ from imapclient.imapclient import SEEN, SENT
 
 from mail import headers
 from mail.failures import MailError, from_imap_error, from_network_error, from_smtp_error
+from mail.headers import LINE
 
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "[Gmail]/Sent Mail", "INBOX.Sent")
 _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
-# Values set by mail/headers.py arrive folded: the generator writes them as they are.
-_WIRE = SMTP_POLICY.clone(refold_source="none")
 
 
 class HeaderInjection(ValueError):
@@ -122,33 +120,33 @@ def compose(out: Outgoing) -> bytes:
     for name, value in values.items():
         if _LINE_BREAK.search(value or ""):
             raise HeaderInjection(f"{name} contains a line break")
-    msg = EmailMessage(policy=_WIRE)
-    headers.put_address(msg, "From", out.from_name or "", wire_address(out.from_address))
-    headers.put_address(msg, "To", out.to_name or "", wire_address(out.to_address))
-    headers.put(msg, "Subject", out.subject)
     when = (out.date or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
-    headers.put(msg, "Date", format_datetime(when))
-    headers.put(msg, "Message-ID", out.message_id)
+    lines = [headers.address_line("From", out.from_name or "", wire_address(out.from_address)),
+             headers.address_line("To", out.to_name or "", wire_address(out.to_address)),
+             headers.line("Subject", out.subject),
+             headers.line("Date", format_datetime(when)),
+             headers.line("Message-ID", out.message_id)]
     if out.in_reply_to:
-        headers.put(msg, "In-Reply-To", out.in_reply_to)
+        lines.append(headers.line("In-Reply-To", out.in_reply_to))
     if out.references:
-        headers.put(msg, "References", " ".join(out.references))
+        lines.append(headers.line("References", " ".join(out.references)))
     if out.list_unsubscribe:
-        headers.put(msg, "List-Unsubscribe", out.list_unsubscribe)
+        lines.append(headers.line("List-Unsubscribe", out.list_unsubscribe))
         if "<https://" in out.list_unsubscribe or "<http://" in out.list_unsubscribe:
-            headers.put(msg, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-    for name, value in out.extra_headers:
-        headers.put(msg, name, value)
+            lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    lines += [headers.line(name, value) for name, value in out.extra_headers]
+    # One text/plain part, written as EmailMessage.set_content writes it (a test compares the
+    # bytes): 7bit when it can be, else quoted-printable; every line ending CRLF.
     body = out.body.replace("\r\n", "\n").replace("\r", "\n")
     if body.isascii() and _short_lines(body):
-        # What set_content writes for 7bit text, without its header parsing (issue #17).
-        headers.put(msg, "Content-Type", 'text/plain; charset="utf-8"')
-        headers.put(msg, "Content-Transfer-Encoding", "7bit")
-        headers.put(msg, "MIME-Version", "1.0")
-        msg.set_payload(b"\n".join(body.encode("ascii").splitlines()).decode("ascii") + "\n")
+        # bytes.splitlines, as set_content: str's would also break at \v, \f and others
+        cte, payload = "7bit", b"\n".join(body.encode("ascii").splitlines()).decode("ascii") + "\n"
     else:
-        msg.set_content(body, cte="quoted-printable")
-    return msg.as_bytes()
+        normal = b"\n".join(body.encode("utf-8").splitlines()) + b"\n"
+        cte, payload = "quoted-printable", quoprimime.body_encode(normal.decode("latin-1"), LINE)
+    lines += ['Content-Type: text/plain; charset="utf-8"',
+              f"Content-Transfer-Encoding: {cte}", "MIME-Version: 1.0"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + payload.replace("\n", "\r\n")).encode("ascii")
 
 
 def wire_address(address: str) -> str:

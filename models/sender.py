@@ -30,6 +30,7 @@ from models.sender_lease import (
     release_sender,
     renew_sender,
 )
+from models.unsubscribes import prepare_handles
 from models.wakeups import current_wake, wake_times
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class _Batch:
             rows = outbox.claim(self.mailbox, self.owner, now)
             if not rows:
                 return
+            # Each email carries an unsubscribe link: the batch's new handles in one statement.
+            prepare_handles(self.mailbox.team_id, [row.contact.email for row in rows])
             for row in rows:
                 if self.stopped:
                     break

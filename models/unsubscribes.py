@@ -60,6 +60,23 @@ def token_for(team_id, address: str) -> str:
     return _signer().dumps(found[0])
 
 
+def prepare_handles(team_id, addresses) -> None:
+    """Make the handles a batch of emails will need, in one statement rather than one per new
+    address (models/sender.py calls it after each claim; issue #17)."""
+    wanted = set(addresses)
+    if not wanted:
+        return
+    have = {e for (e,) in UnsubscribeLink.select(UnsubscribeLink.email).where(
+        (UnsubscribeLink.team == team_id) & UnsubscribeLink.email.in_(list(wanted))).tuples()}
+    missing = sorted(wanted - have)
+    if missing:
+        now = clock.now()
+        (UnsubscribeLink.insert_many(
+            [{"team": team_id, "email": e, "handle": secrets.token_urlsafe(12),
+              "created_at": now} for e in missing])
+         .on_conflict_ignore().execute())  # another sender made one first: it stands
+
+
 @hot  # every email sent asks it: SQL built once (models.base.hot, issue #17)
 def _handle_sql(p):
     t, c = names(UnsubscribeLink)

@@ -100,6 +100,26 @@ def test_a_7bit_body_is_exactly_what_the_email_package_writes(body):
     assert parsed(raw)["Content-Transfer-Encoding"] == "7bit"
 
 
+@pytest.mark.parametrize("body", ["Grüße,\n\nbis bald\n", "a" * 1000, "naïve\x0bline\r\n= sign\n",
+                                  "tab\tend é \nthe end"])
+def test_a_quoted_printable_body_is_exactly_what_the_email_package_writes(body):
+    reference = EmailMessage(policy=policy.SMTP)
+    reference.set_content(body.replace("\r\n", "\n").replace("\r", "\n"), cte="quoted-printable")
+    raw = compose(outgoing(body=body))
+    assert raw.split(b"\r\n\r\n", 1)[1] == reference.as_bytes().split(b"\r\n\r\n", 1)[1]
+    assert parsed(raw)["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_the_header_block_is_what_a_reader_expects():
+    """Every header once, in the order the email package wrote them, all lines CRLF."""
+    raw = compose(outgoing())
+    names = [line.split(":", 1)[0] for line in head(raw).split("\r\n") if not line.startswith(" ")]
+    assert names == ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
+                     "List-Unsubscribe-Post", "Content-Type", "Content-Transfer-Encoding",
+                     "MIME-Version"]
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
 def test_a_non_ascii_body_is_quoted_printable_and_reads_back():
     body = "Grüße,\n\nbis bald\n"
     message = parsed(compose(outgoing(body=body)))
