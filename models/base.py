@@ -157,6 +157,18 @@ def write_transaction():
     return db.atomic()
 
 
+def commit_without_waiting_for_disk() -> None:
+    """Inside a transaction: on PostgreSQL its COMMIT returns before the WAL reaches the disk
+    (SET LOCAL synchronous_commit; a crash of the *database server* in the next few hundred
+    ms can lose it, a crash of ours cannot). Only for a transaction whose loss is recovered:
+    the outbox's `sent` mark, which a lost commit leaves `transmitting`, settled by the
+    reconciler's look in the Sent folder — never resent. And WAL is written in order, so the
+    next transaction that does wait (the next email's `transmitting` mark) makes this one
+    durable too. SQLite (WAL, synchronous=NORMAL) does not wait for the disk at any commit."""
+    if not isinstance(db.obj, SqliteDatabase):
+        db.execute_sql("SET LOCAL synchronous_commit TO OFF")
+
+
 def hot(build):
     """A statement on a hot path (every health check runs it), as SQL built once per process.
 

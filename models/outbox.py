@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 import clock
 from mail.send import new_message_id
 from models import changes, leases
-from models.base import hot, names, write_transaction
+from models.base import commit_without_waiting_for_disk, hot, names, write_transaction
 from models.contacts import Contact
 from models.email_rendering import Unsendable, outgoing
 from models.mailboxes import CONNECTED, Mailbox
@@ -252,6 +252,10 @@ def mark_sent(row: OutboxEmail, owner: str, reply: str, now: datetime,
     with write_transaction():
         if _sent_sql(SENT, _when(sent_at), reply[:200], row.id, owner, SENDING).rowcount != 1:
             return False
+        # The 250 is a fact the Sent folder keeps: losing this commit costs a look there (the
+        # row stays `transmitting`), never a second send — and the next email's `transmitting`
+        # commit, which does wait for the disk, takes this one with it (issue #17).
+        commit_without_waiting_for_disk()
         advance(row, sent_at, now, steps)
         how = (" (found in the Sent folder after the connection was interrupted)"
                if found_in_sent else "")
