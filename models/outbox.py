@@ -9,6 +9,9 @@
   mailbox, reused across a batch), claims rows (`sending`, with a lease, a Message-ID) and commits before any network
   I/O; it marks a row `transmitting` right before the SMTP transaction and `sent` after the
   server's 250, in the same transaction as the enrollment's next step and the log entry.
+  Only the `transmitting` commit must be on disk before the email goes out; the `sent` one
+  may be lost in a database server crash (the Sent folder settles it), so on PostgreSQL it
+  does not wait for the disk (models.base.commit_without_waiting_for_disk).
 - A row left `sending` by a consumer that died is settled by the reconciler: never
   transmitted → queued again; transmitted → looked up in the Sent folder by Message-ID; not
   there where the provider files sent mail itself → queued again; not there otherwise →
