@@ -32,6 +32,8 @@ import clock
 from models.accounts import Team, User
 from models.base import Timestamped, db
 from models.suppressions import suppressed
+from models.templating import CUSTOM_NAME, field_name
+from models.templating import FIELDS as TEMPLATE_FIELDS
 from models.text import email_address, has_control_chars
 
 FIELDS = ("email", "first_name", "last_name", "company", "title")
@@ -179,8 +181,8 @@ def clean_fields(values: dict) -> tuple[dict, dict]:
     return fields, problems
 
 
-# A custom field's name is what a step would write as {{name}}: a word, never a built-in field.
-CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# A custom field's name is what a step writes as {{name}}, folded as models/templating.py
+# `field_name` says (Industry Name → industry_name); never a built-in field.
 MAX_CUSTOM = 20
 
 
@@ -192,12 +194,14 @@ def parse_custom_fields(text: str) -> tuple[dict[str, str], str | None]:
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
-        name, value = name.strip().lower(), value.strip()
+        name, value = field_name(name), value.strip()
         if not colon or not CUSTOM_NAME.fullmatch(name):
-            return {}, (f"Line {number}: write each field as name: value, the name in small "
-                        "letters, digits and _ (like industry: Retail).")
+            return {}, (f"Line {number}: write each field as name: value, the name a letter "
+                        "then letters, digits, spaces or _, at most 40 (like industry: Retail).")
         if name in FIELDS:
             return {}, f"Line {number}: {name} is a contact field of its own, above."
+        if name in TEMPLATE_FIELDS:
+            return {}, f"Line {number}: {{{{{name}}}}} is filled in by Tether for each email."
         if name in fields:
             return {}, f"Line {number}: {name} appears twice."
         if problem := field_problem(value, name):
@@ -207,6 +211,19 @@ def parse_custom_fields(text: str) -> tuple[dict[str, str], str | None]:
     if len(fields) > MAX_CUSTOM:
         return {}, f"At most {MAX_CUSTOM} custom fields per contact."
     return fields, None
+
+
+def custom_field_names(team_id) -> set[str]:
+    """The custom fields at least one of the team's contacts has: with models/templating.py's
+    own fields, the fields the team's emails may use. The database reads the JSON itself (one
+    pass over the team's rows, no row sent to Python)."""
+    if isinstance(db.obj, SqliteDatabase):
+        sql = ("SELECT DISTINCT j.key FROM contact, json_each(contact.custom_fields) AS j "
+               "WHERE contact.team_id = ? AND contact.custom_fields <> '{}'")
+    else:
+        sql = ("SELECT DISTINCT json_object_keys(custom_fields::json) FROM contact "
+               "WHERE team_id = %s AND custom_fields <> '{}'")
+    return {name for (name,) in db.execute_sql(sql, (team_id,))}
 
 
 def custom_fields_text(contact: "Contact") -> str:
