@@ -161,10 +161,21 @@ class Contact(Timestamped):
     @classmethod
     def page_of(cls, team_id, text: str, page: int, per_page: int) -> tuple[list, int, int]:
         """One page of `search`, how many match, and the page shown: one past the end shows
-        the last. (A count riding along the page as a window would read every match before
-        the LIMIT: slower for the unfiltered list, which otherwise reads 50 rows of its index.)"""
+        the last.
+
+        Mostly the count is a query of its own: the page then walks the (team, created_at,
+        id) index newest first and stops after its rows, where a count riding along as a
+        window would read every match first (SQLite: 17 → 43 ms for a search most contacts
+        match). PostgreSQL's planner cannot estimate a LIKE over the joined fields and so
+        reads every contact of the team for a search's page anyway, sorting them: there the
+        count rides along that scan (one pass over the rows instead of two)."""
         query = cls.search(team_id, text)
-        total = query.count()
+        if (text or "").split() and not isinstance(db.obj, SqliteDatabase):
+            rows = list(query.select_extend(fn.COUNT(SQL("*")).over().alias("matches"))
+                        .paginate(page, per_page))
+            if rows:
+                return rows, rows[0].matches, page
+        total = query.count()  # also: nothing matched, or a page past the end
         page = min(page, max(1, (total + per_page - 1) // per_page))
         return list(query.paginate(page, per_page)), total, page
 
