@@ -37,7 +37,7 @@ from models.templating import known_fields
 from views.common import render, safe_next, step_or_404, team_object_or_404
 from views.extensions import htmx
 from views.forms.sequences import SettingsForm, StepForm
-from views.inputs import object_id, page_number
+from views.inputs import object_id, page_number, whole_number
 from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
@@ -210,10 +210,14 @@ def delete_step(sequence_id, step_id):
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/move", methods=["POST"])
 @login_required
 def move(sequence_id, step_id):
-    """Move an email one place up or down (buttons, so the keyboard can do it too)."""
+    """Move an email one place up or down (buttons, so the keyboard can do it too), or to
+    place `to` (1-based: where it was dropped when dragged, static/step_drag.js)."""
     sequence = team_object_or_404(Sequence, sequence_id)
     step = step_or_404(sequence, step_id)
     offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
+    if "to" in request.form:
+        place = whole_number(request.form["to"], 1, 10_000)
+        offset = place - 1 - step.position if place else None
     problem = (move_step(sequence, current_user, step, offset) if offset
                else "Choose whether the email moves up or down.")
     if not problem:
