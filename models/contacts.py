@@ -32,6 +32,8 @@ import clock
 from models.accounts import Team, User
 from models.base import Timestamped, db
 from models.suppressions import suppressed
+from models.templating import CUSTOM_NAME, field_name
+from models.templating import FIELDS as TEMPLATE_FIELDS
 from models.text import email_address, has_control_chars
 
 FIELDS = ("email", "first_name", "last_name", "company", "title")
@@ -159,10 +161,21 @@ class Contact(Timestamped):
     @classmethod
     def page_of(cls, team_id, text: str, page: int, per_page: int) -> tuple[list, int, int]:
         """One page of `search`, how many match, and the page shown: one past the end shows
-        the last. (A count riding along the page as a window would read every match before
-        the LIMIT: slower for the unfiltered list, which otherwise reads 50 rows of its index.)"""
+        the last.
+
+        Mostly the count is a query of its own: the page then walks the (team, created_at,
+        id) index newest first and stops after its rows, where a count riding along as a
+        window would read every match first (SQLite: 17 → 43 ms for a search most contacts
+        match). PostgreSQL's planner cannot estimate a LIKE over the joined fields and so
+        reads every contact of the team for a search's page anyway, sorting them: there the
+        count rides along that scan (one pass over the rows instead of two)."""
         query = cls.search(team_id, text)
-        total = query.count()
+        if (text or "").split() and not isinstance(db.obj, SqliteDatabase):
+            rows = list(query.select_extend(fn.COUNT(SQL("*")).over().alias("matches"))
+                        .paginate(page, per_page))
+            if rows:
+                return rows, rows[0].matches, page
+        total = query.count()  # also: nothing matched, or a page past the end
         page = min(page, max(1, (total + per_page - 1) // per_page))
         return list(query.paginate(page, per_page)), total, page
 
@@ -179,8 +192,8 @@ def clean_fields(values: dict) -> tuple[dict, dict]:
     return fields, problems
 
 
-# A custom field's name is what a step would write as {{name}}: a word, never a built-in field.
-CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# A custom field's name is what a step writes as {{name}}, folded as models/templating.py
+# `field_name` says (Industry Name → industry_name); never a built-in field.
 MAX_CUSTOM = 20
 
 
@@ -192,12 +205,14 @@ def parse_custom_fields(text: str) -> tuple[dict[str, str], str | None]:
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
-        name, value = name.strip().lower(), value.strip()
+        name, value = field_name(name), value.strip()
         if not colon or not CUSTOM_NAME.fullmatch(name):
-            return {}, (f"Line {number}: write each field as name: value, the name in small "
-                        "letters, digits and _ (like industry: Retail).")
+            return {}, (f"Line {number}: write each field as name: value, the name a letter "
+                        "then letters, digits, spaces or _, at most 40 (like industry: Retail).")
         if name in FIELDS:
             return {}, f"Line {number}: {name} is a contact field of its own, above."
+        if name in TEMPLATE_FIELDS:
+            return {}, f"Line {number}: {{{{{name}}}}} is filled in by Tether for each email."
         if name in fields:
             return {}, f"Line {number}: {name} appears twice."
         if problem := field_problem(value, name):
@@ -207,6 +222,19 @@ def parse_custom_fields(text: str) -> tuple[dict[str, str], str | None]:
     if len(fields) > MAX_CUSTOM:
         return {}, f"At most {MAX_CUSTOM} custom fields per contact."
     return fields, None
+
+
+def custom_field_names(team_id) -> set[str]:
+    """The custom fields at least one of the team's contacts has: with models/templating.py's
+    own fields, the fields the team's emails may use. The database reads the JSON itself (one
+    pass over the team's rows, no row sent to Python)."""
+    if isinstance(db.obj, SqliteDatabase):
+        sql = ("SELECT DISTINCT j.key FROM contact, json_each(contact.custom_fields) AS j "
+               "WHERE contact.team_id = ? AND contact.custom_fields <> '{}'")
+    else:
+        sql = ("SELECT DISTINCT json_object_keys(custom_fields::json) FROM contact "
+               "WHERE team_id = %s AND custom_fields <> '{}'")
+    return {name for (name,) in db.execute_sql(sql, (team_id,))}
 
 
 def custom_fields_text(contact: "Contact") -> str:

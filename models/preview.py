@@ -4,9 +4,12 @@ that keeps a sequence from starting while a step would go out broken for an enro
 The preview renders through the sender's own code (models/email_rendering.py `for_step`, then
 mail.send `compose`) and reads the composed message back, so its subject, headers, plain text
 and HTML are the bytes that would go on the wire. Fields are judged by
-models/templating.py `field_uses`, the one rule for filled / fallback / missing / unknown.
+models/templating.py `field_uses`, the one rule for filled / fallback / missing / unknown; a
+custom field the team's contacts have is judged like a contact's own column (filled, fallback
+or missing for each contact), one no contact of the team has is unknown.
 """
 
+import json
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from types import SimpleNamespace
@@ -14,21 +17,23 @@ from types import SimpleNamespace
 import clock
 from mail import send
 from models.base import db
-from models.contacts import Contact
+from models.contacts import Contact, custom_field_names
 from models.email_rendering import EMPTY_SUBJECT, Unsendable, earlier_emails, for_step
 from models.outbox_plan import StepCache
 from models.sequences import Enrollment
 from models.templating import (
     CONTACT_FIELDS,
+    FIELDS,
     MISSING,
     UNKNOWN,
     FieldUse,
     field_uses,
+    names_used,
     render_subject,
 )
 
 # A contact with every field empty: what a template gives when nothing can be filled in.
-_NOBODY = SimpleNamespace(**dict.fromkeys(CONTACT_FIELDS, ""), name="")
+_NOBODY = SimpleNamespace(**dict.fromkeys(CONTACT_FIELDS, ""), name="", custom={})
 
 
 @dataclass
@@ -68,9 +73,13 @@ def render_step(sequence, step, contact, mailbox,
     return email, ""
 
 
-def preview_step(sequence, step, contact, steps: StepCache | None = None) -> Preview:
+def preview_step(sequence, step, contact, steps: StepCache | None = None,
+                 custom: set[str] | None = None) -> Preview:
+    """`custom`: the team's custom field names (read here when not given)."""
+    if custom is None:
+        custom = custom_field_names(sequence.team_id)
     shown = Preview(number=step.position + 1, step=step,
-                    fields=field_uses(step.subject + "\n" + step.body, contact))
+                    fields=field_uses(step.subject + "\n" + step.body, contact, custom))
     email, shown.problem = render_step(sequence, step, contact, sequence.mailbox, steps)
     if email is None:
         return shown
@@ -97,8 +106,9 @@ def _lines(text: str) -> str:
 
 def preview(sequence, contact) -> list[Preview]:
     """Every step of `sequence` rendered for `contact`, in order."""
-    steps = StepCache()
-    return [preview_step(sequence, step, contact, steps) for step in steps.of(sequence.id)]
+    steps, custom = StepCache(), custom_field_names(sequence.team_id)
+    return [preview_step(sequence, step, contact, steps, custom)
+            for step in steps.of(sequence.id)]
 
 
 # ---- The start check --------------------------------------------------------------------------
@@ -112,23 +122,25 @@ class StartProblem:
     contact_id: int | None = None
 
 
-def _may_fail(step) -> bool:
+def _may_fail(step, custom: set[str]) -> bool:
     """Can this step fail for some contact? Only if it uses an unknown field, or its subject
     can render empty (it would be empty for a contact with no fields at all)."""
-    if any(u.state == UNKNOWN for u in field_uses(step.subject + "\n" + step.body, _NOBODY)):
+    if any(u.state == UNKNOWN
+           for u in field_uses(step.subject + "\n" + step.body, _NOBODY, custom)):
         return True
     return bool(step.subject.strip()) and not render_subject(step.subject, _NOBODY).strip()
 
 
-def problems_for(step, contact) -> list[StartProblem]:
-    """What keeps `step` from going out right to `contact`."""
+def problems_for(step, contact, custom: set[str] = frozenset()) -> list[StartProblem]:
+    """What keeps `step` from going out right to `contact`; `custom`: the team's custom
+    field names."""
     found, number = [], step.position + 1
-    for use in field_uses(step.subject + "\n" + step.body, contact):
+    for use in field_uses(step.subject + "\n" + step.body, contact, custom):
         if use.state == UNKNOWN:
             found.append(StartProblem(contact.email, number, f"{{{{{use.name}}}}}",
                                       "is not a field Tether knows", contact.id))
     if step.subject.strip() and not render_subject(step.subject, contact).strip():
-        for use in field_uses(step.subject, contact):
+        for use in field_uses(step.subject, contact, custom):
             if use.state == MISSING:
                 found.append(StartProblem(contact.email, number, f"{{{{{use.name}}}}}",
                                           "is empty for this contact, so the subject is empty: "
@@ -139,28 +151,39 @@ def problems_for(step, contact) -> list[StartProblem]:
 def start_problems(sequence, limit: int = 200) -> tuple[list[StartProblem], int]:
     """(the first `limit` problems, how many in all) for the contacts still in the sequence,
     over the steps each still has to get."""
-    steps = [s for s in sequence.steps_in_order() if _may_fail(s)]
+    custom = custom_field_names(sequence.team_id)
+    steps = [s for s in sequence.steps_in_order() if _may_fail(s, custom)]
     if not steps:
         return [], 0
+    # The custom fields that matter: those the steps name (a contact's others change nothing).
+    named = sorted(set().union(*(names_used(s.subject + "\n" + s.body) for s in steps))
+                   - set(FIELDS))
     found, total, answers = [], 0, {}
     waiting = (Enrollment.select(Enrollment.step_index, Contact.id,
+                                 Contact.custom_fields,
                                  *[getattr(Contact, name) for name in CONTACT_FIELDS])
                .join(Contact)
                .where((Enrollment.sequence == sequence) & (Enrollment.status == "active"))
                .order_by(Contact.email))
     # The driver's rows as they come (ids and text need no conversion): this loop is the
     # whole cost of pressing Start on a sequence of 10,000 contacts.
-    for step_index, contact_id, *values in db.execute(waiting):
+    for step_index, contact_id, custom_json, *values in db.execute(waiting):
         # What a step does for a contact turns only on which fields are blank: contacts alike
         # share one answer (10,000 contacts are a few shapes, not 10,000 renderings).
         shape = tuple(v if not (v or "").strip() else "x" for v in values)
+        if named:
+            own = json.loads(custom_json or "{}")
+            shape += tuple(bool((own.get(name) or "").strip()) for name in named)
         for step in steps:
             if step.position < step_index:
                 continue  # already sent to this contact
             key = (step.id, shape)
             if key not in answers:
-                alike = SimpleNamespace(id=None, **dict(zip(CONTACT_FIELDS, shape, strict=True)))
-                answers[key] = problems_for(step, alike)
+                alike = SimpleNamespace(
+                    id=None, **dict(zip(CONTACT_FIELDS, shape, strict=False)),
+                    custom={n: "x" for n, has in zip(named, shape[len(CONTACT_FIELDS):],
+                                                     strict=True) if has})
+                answers[key] = problems_for(step, alike, custom)
             problems = answers[key]
             if problems:
                 total += len(problems)

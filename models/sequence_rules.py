@@ -3,6 +3,7 @@ ValueError with the message to show, for the web forms and any other caller; and
 per-field collections of those messages the pages render."""
 
 import re
+from collections.abc import Collection
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from models.templating import template_problem
@@ -18,22 +19,25 @@ TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
 # ---- A step ----------------------------------------------------------------------------------
 
-def check_subject(subject: str, first: bool) -> None:
+# `custom` below: the team's custom field names (models/contacts.py custom_field_names), the
+# fields a template may use beyond a contact's own columns.
+
+def check_subject(subject: str, first: bool, custom: Collection[str] = ()) -> None:
     if has_control_chars(subject):
         raise ValueError("The subject must be a single line, without line breaks.")
     if first and not subject.strip():
         raise ValueError("The first email needs a subject.")
     if len(subject) > MAX_SUBJECT:
         raise ValueError(f"Keep the subject under {MAX_SUBJECT} characters.")
-    _check_template(subject)
+    _check_template(subject, custom)
 
 
-def check_body(body: str) -> None:
+def check_body(body: str, custom: Collection[str] = ()) -> None:
     if not body.strip():
         raise ValueError("Write the email's text.")
     if len(body) > MAX_BODY:
         raise ValueError(f"Keep the email under {MAX_BODY:,} characters.")
-    _check_template(body)
+    _check_template(body, custom)
 
 
 def check_delay(amount: int | None, unit: str) -> None:
@@ -66,24 +70,25 @@ def delay_words(minutes: int) -> str:
                     for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n)
 
 
-def check_footer(footer: str) -> None:
+def check_footer(footer: str, custom: Collection[str] = ()) -> None:
     """The optional unsubscribe footer: a few lines below every email, e.g. "Not interested?
     {{unsubscribe_url}}". Empty is fine (no footer)."""
     if len(footer) > MAX_FOOTER:
         raise ValueError(f"Keep the footer under {MAX_FOOTER:,} characters.")
-    _check_template(footer)
+    _check_template(footer, custom)
 
 
-def _check_template(text: str) -> None:
-    problem = template_problem(text)
+def _check_template(text: str, custom: Collection[str]) -> None:
+    problem = template_problem(text, custom)
     if problem:
         raise ValueError(problem)
 
 
-def step_problems(subject, body, delay_amount, delay_unit, first: bool) -> dict:
+def step_problems(subject, body, delay_amount, delay_unit, first: bool,
+                  custom: Collection[str] = ()) -> dict:
     """What is wrong with a step, per field ({} when it can be saved)."""
-    return _problems(subject=lambda: check_subject(subject, first),
-                     body=lambda: check_body(body),
+    return _problems(subject=lambda: check_subject(subject, first, custom),
+                     body=lambda: check_body(body, custom),
                      delay=lambda: check_delay(delay_amount, delay_unit))
 
 

@@ -393,17 +393,17 @@ def remove_step(sequence, user, step) -> str | None:
 
 
 def move_step(sequence, user, step, offset: int) -> str | None:
-    """Move a step one place up (-1) or down (+1); every contact goes on at the first step,
-    in the new order, they have not been sent (models/step_changes.py). Returns why not, or
-    None."""
+    """Move a step `offset` places: one up (-1) or down (+1) with the buttons, further when
+    dragged; the steps between shift by one. Every contact goes on at the first step, in the
+    new order, they have not been sent (models/step_changes.py). Returns why not, or None."""
     from models.step_changes import replan  # it reads the outbox, whose rows import this module
 
     steps = list(sequence.steps_in_order())
     index = next((i for i, s in enumerate(steps) if s.id == step.id), None)
-    if index is None or not 0 <= index + offset < len(steps) or offset not in (-1, 1):
+    if index is None or not offset or not 0 <= index + offset < len(steps):
         return "That email cannot move further."
     order = list(steps)
-    order[index], order[index + offset] = order[index + offset], order[index]
+    order.insert(index + offset, order.pop(index))
     problem = _subject_first(order)
     if problem:
         return problem

@@ -8,6 +8,11 @@ commit that records it.
 
 At the point the consumer writes `paused-<point>` (its pid) into the instance folder and waits
 to be killed.
+
+"between_claims" is a pause, not a death: the consumer claims one email at a time, and before
+its second claim writes `paused-between_claims` and waits until the test writes
+`resume-between_claims` — so a test can change something (edit a step) after one email was
+claimed and sent and before the next one is claimed.
 """
 
 import os
@@ -44,6 +49,30 @@ def _stop_after(module, name: str, reached) -> None:
     setattr(module, name, wrapper)
 
 
-_stop_after(*POINTS[POINT])
+def _pause_between_claims() -> None:
+    original = outbox.claim
+    claimed = {"rows": False, "paused": False}
+
+    def one_at_a_time(mailbox, owner, now, size=outbox.BATCH):
+        if claimed["rows"] and not claimed["paused"]:
+            claimed["paused"] = True
+            folder = Path(os.environ["TETHER_INSTANCE_DIR"])
+            (folder / "paused-between_claims").write_text(str(os.getpid()))
+            resume = folder / "resume-between_claims"
+            for _ in range(3000):  # 300 s at most: a test that forgot to resume fails, not hangs
+                if resume.exists():
+                    break
+                threading.Event().wait(0.1)
+        rows = original(mailbox, owner, now, size=1)
+        claimed["rows"] = claimed["rows"] or bool(rows)
+        return rows
+
+    outbox.claim = one_at_a_time
+
+
+if POINT == "between_claims":
+    _pause_between_claims()
+else:
+    _stop_after(*POINTS[POINT])
 
 __all__ = ["huey"]

@@ -220,6 +220,9 @@ def test_search_and_pages_over_10000_contacts_and_the_url_follows(accounts, clie
     assert "9,980 contacts matching “globex”" in paged and 'href="/contacts?q=globex&amp;page=3"' in paged
     beyond = client.get("/contacts?page=999").get_data(as_text=True)
     assert "Page 201 of 201" in beyond, "a page past the end shows the last one"
+    beyond = client.get("/contacts?q=globex&page=999").get_data(as_text=True)
+    assert "9,980 contacts matching" in beyond and "Page 200 of 200" in beyond
+    assert beyond.count('name="contact"') == 30  # 9,980 = 199 × 50 + 30
     assert client.get("/contacts?page=abc").status_code == 200
 
 

@@ -12,7 +12,15 @@ from models import outbox
 from models.accounts import User
 from models.contacts import Contact
 from models.outbox import OutboxEmail
-from models.sequences import Enrollment, Sequence, SequenceStep, enroll, move_step, save_step
+from models.sequences import (
+    Enrollment,
+    Sequence,
+    SequenceLog,
+    SequenceStep,
+    enroll,
+    move_step,
+    save_step,
+)
 from tests.support import post_form
 from tests.test_sequences import add_mailbox, add_step, new_sequence, team_of, toggle
 
@@ -123,6 +131,33 @@ def test_a_move_that_cannot_be_is_refused_in_words(accounts, client):
         response = _move(client, sequence, step, direction)
         assert response.status_code == 422
     assert [s.body for s in sequence.steps_in_order()] == ["A", "B"]
+
+
+def test_a_dragged_email_moves_to_the_place_it_was_dropped_and_odd_places_are_refused(
+        accounts, client):
+    accounts.sign_up()
+    sequence = _sequence(client, [("Hello", "A", 0), ("Again", "B", 60), ("Last", "C", 60),
+                                  ("", "D", 60)])
+    url = f"/sequences/{sequence.id}/steps/{_step('C').id}/move"
+    moved = post_form(client, url, {"to": "1"}, page=f"/sequences/{sequence.id}/edit",
+                      headers={"HX-Request": "true"})
+    assert moved.status_code == 200
+    assert [s.body for s in sequence.steps_in_order()] == ["C", "A", "B", "D"]
+    assert "Step 3 moved to place 1" in " ".join(
+        e.message for e in SequenceLog.select().where(SequenceLog.sequence == sequence))
+    post_form(client, f"/sequences/{sequence.id}/steps/{_step('C').id}/move", {"to": "4"},
+              page=f"/sequences/{sequence.id}/edit", headers={"HX-Request": "true"})
+    assert [s.body for s in sequence.steps_in_order()] == ["A", "B", "D", "C"]
+    for to in ("0", "5", "abc", "", "３", "99999999999"):
+        refused = post_form(client, url, {"to": to}, page=f"/sequences/{sequence.id}/edit",
+                            headers={"HX-Request": "true"})
+        assert refused.status_code == 422, to
+    # D has no subject: dropped first, it is refused in words like a move up.
+    refused = post_form(client, f"/sequences/{sequence.id}/steps/{_step('D').id}/move",
+                        {"to": "1"}, page=f"/sequences/{sequence.id}/edit",
+                        headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "has no subject" in refused.get_data(as_text=True)
+    assert [s.body for s in sequence.steps_in_order()] == ["A", "B", "D", "C"]
 
 
 def test_an_edited_wait_reschedules_who_waits_and_the_page_counts_them(accounts, client):

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 import clock
 from models import outbox, sequence_pages
-from models.contacts import Contact
+from models.contacts import Contact, custom_field_names
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
 from models.preview import start_refusal
@@ -33,11 +33,11 @@ from models.sequences import (
     update_settings,
 )
 from models.step_changes import waiting_count
-from models.templating import FIELDS
+from models.templating import known_fields
 from views.common import render, safe_next, step_or_404, team_object_or_404
 from views.extensions import htmx
 from views.forms.sequences import SettingsForm, StepForm
-from views.inputs import object_id, page_number
+from views.inputs import object_id, page_number, whole_number
 from views.live import render_live, unchanged
 
 bp = Blueprint("sequences", __name__)
@@ -88,7 +88,7 @@ def _settings_context(sequence, form=None, **context):
     steps = list(sequence.steps_in_order()) if sequence.id else []
     context.setdefault("new_form", StepForm.blank(len(steps) + 1))
     return dict(sequence=sequence, mailboxes=mailboxes, form=form, weekdays=WEEKDAYS,
-                fields=FIELDS, steps=[(step, StepForm.of(step)) for step in steps],
+                fields=known_fields(custom_field_names(sequence.team_id)), steps=[(step, StepForm.of(step)) for step in steps],
                 waiting={step.id: waiting_count(sequence, step) for step in steps},
                 waiting_total=waiting_count(sequence) if sequence.id else 0, **context)
 
@@ -166,7 +166,7 @@ def _steps_section(sequence, status=200, **context):
 def add_step(sequence_id):
     """Add an email at the end of the sequence."""
     sequence = team_object_or_404(Sequence, sequence_id)
-    form = StepForm(first=not sequence.steps.count())
+    form = StepForm(first=not sequence.steps.count(), team_id=sequence.team_id)
     if not form.validate():
         return _steps_section(sequence, 422, new_form=form)
     save_step(sequence, current_user, **form.values())
@@ -181,7 +181,7 @@ def update_step(sequence_id, step_id):
     """Save one step; only its card is re-rendered, so other unsaved edits stay."""
     sequence = team_object_or_404(Sequence, sequence_id)
     step = step_or_404(sequence, step_id)
-    form = StepForm(first=step.position == 0)
+    form = StepForm(first=step.position == 0, team_id=sequence.team_id)
     saved = form.validate()
     rescheduled = 0
     if saved:
@@ -210,10 +210,14 @@ def delete_step(sequence_id, step_id):
 @bp.route("/sequences/<id:sequence_id>/steps/<id:step_id>/move", methods=["POST"])
 @login_required
 def move(sequence_id, step_id):
-    """Move an email one place up or down (buttons, so the keyboard can do it too)."""
+    """Move an email one place up or down (buttons, so the keyboard can do it too), or to
+    place `to` (1-based: where it was dropped when dragged, static/step_drag.js)."""
     sequence = team_object_or_404(Sequence, sequence_id)
     step = step_or_404(sequence, step_id)
     offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
+    if "to" in request.form:
+        place = whole_number(request.form["to"], 1, 10_000)
+        offset = place - 1 - step.position if place else None
     problem = (move_step(sequence, current_user, step, offset) if offset
                else "Choose whether the email moves up or down.")
     if not problem:

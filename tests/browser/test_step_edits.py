@@ -131,3 +131,46 @@ def test_a_new_sequence_starts_in_the_browsers_time_zone(chromium, live_server):
         assert Sequence.get().timezone == "America/New_York"
     finally:
         context.close()
+
+
+def test_an_email_dragged_above_the_first_is_saved_in_its_new_place(chromium, live_server):
+    # Tall enough for three emails on one screen: a mouse drags only what it can reach.
+    context = chromium.new_context(viewport={"width": 1200, "height": 2400})
+    page = context.new_page()
+    try:
+        _drag_story(page, live_server)
+    finally:
+        context.close()
+
+
+def _drag_story(page, live_server):
+    owner = _sign_up(page, live_server)
+    Mailbox.create(team=owner.team_id, email="alex@acme.test", provider="google",
+                   status=CONNECTED)
+    page.goto(live_server + "/sequences/new")
+    page.get_by_label("Name", exact=True).fill("Dragged")
+    page.get_by_label("Send from").select_option(label="alex@acme.test")
+    page.get_by_role("button", name="Create sequence").click()
+    _add(page, 1, "One", "First words.", "0", "minutes")
+    _add(page, 2, "Two", "Second words.", "1", "days")
+    _add(page, 3, "Three", "Third words.", "2", "days")
+    sequence = Sequence.get()
+
+    handle = _card(page, 3).locator(".step-drag")
+    expect(handle).to_be_visible()
+    # Dropped on the top edge of email 1: it goes before it.
+    handle.drag_to(_card(page, 1), target_position={"x": 40, "y": 8})
+    expect(_card(page, 1).get_by_label("Subject")).to_have_value("Three")
+    expect(_card(page, 2).get_by_label("Subject")).to_have_value("One")
+    expect(_card(page, 3).get_by_label("Subject")).to_have_value("Two")
+    assert [s.subject for s in sequence.steps_in_order()] == ["Three", "One", "Two"]
+    _shot(page, "steps-dragged")
+
+    page.reload()  # saved, not only shown
+    expect(_card(page, 1).get_by_label("Subject")).to_have_value("Three")
+    # Dropped on the bottom half of the last email: the first goes after it.
+    box = _card(page, 3).bounding_box()
+    _card(page, 1).locator(".step-drag").drag_to(
+        _card(page, 3), target_position={"x": 40, "y": box["height"] - 8})
+    expect(_card(page, 3).get_by_label("Subject")).to_have_value("Three")
+    assert [s.subject for s in sequence.steps_in_order()] == ["One", "Two", "Three"]

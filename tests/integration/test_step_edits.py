@@ -1,14 +1,18 @@
 """Editing a running sequence for real: through the edit page, with a real consumer sending to
 the sandbox's Dovecot. An edited step's next email arrives with the new words; a moved step
 is never sent twice, while running or paused; a wait edited while contacts wait reschedules
-them, as many as the page said; an edit saved while a batch goes out leaves every email whole."""
+them, as many as the page said; an edit saved while a batch goes out leaves every email whole,
+and one saved between two claims reaches the email claimed after it and not the one before."""
 
+import os
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from models.accounts import User
 from models.contacts import Contact
+from models.outbox import SENT, OutboxEmail
 from models.sequences import Enrollment, SequenceStep
 from tests.integration.conftest import sandbox_mailbox
 from tests.integration.test_sending import mail_of, recipients, running, send_pass, set_now
@@ -145,3 +149,53 @@ def test_an_edit_saved_while_a_batch_goes_out_leaves_every_email_whole(
         body = message.get_body(("plain",)).get_content().strip()
         assert (message["Subject"], body) in (("Old subject", "Old body."),
                                               ("New subject", "New body."))
+
+
+@pytest.fixture
+def paused_between_claims(monkeypatch, request):
+    """A consumer that claims one email at a time and stops before its second claim until
+    told to go on (tests/pausing_worker.py); yields (paused marker, resume file)."""
+    folder = Path(os.environ["TETHER_INSTANCE_DIR"])
+    files = folder / "paused-between_claims", folder / "resume-between_claims"
+    for leftover in files:
+        leftover.unlink(missing_ok=True)
+    monkeypatch.setenv("TETHER_TEST_PAUSE_AT", "between_claims")
+    request.getfixturevalue("worker")
+    yield files
+    files[1].write_text("go")  # never leave the consumer waiting
+    for leftover in files:
+        leftover.unlink(missing_ok=True)
+
+
+def test_an_edit_between_two_claims_reaches_the_later_email_only(
+        accounts, client, tether_sandbox, paused_between_claims):
+    paused, resume = paused_between_claims
+    accounts.sign_up()
+    owner = User.get()
+    set_now(MONDAY)
+    box = sandbox_mailbox(tether_sandbox, "google")
+    people = recipients(tether_sandbox, "ada@client.test", "bob@client.test")
+    sequence = running(owner, box, contacts=people,
+                       steps=[("Old subject {{first_name}}", "Old words.", 0)])
+    from tasks.sending import send_mailbox
+
+    send_mailbox(box.id)
+    wait_for(paused.exists, "the consumer to pause after its first claim")
+    (before,) = OutboxEmail.select().where(OutboxEmail.status == SENT)
+    after = OutboxEmail.get(OutboxEmail.id != before.id)
+    assert after.status == "queued", "the second email is not claimed yet"
+    first = before.contact.email
+    assert len(mail_of(tether_sandbox, first)) == 1
+
+    _edit(client, sequence, _step("Old words."), subject="New subject {{first_name}}",
+          body="New words.")
+    resume.write_text("go")
+    second = after.contact.email
+    wait_for(lambda: len(mail_of(tether_sandbox, second)) == 1, "the email claimed after the edit")
+
+    (old,), (new,) = mail_of(tether_sandbox, first), mail_of(tether_sandbox, second)
+    assert (old["Subject"], old.get_body(("plain",)).get_content().strip()) == (
+        f"Old subject {before.contact.first_name}", "Old words.")
+    assert (new["Subject"], new.get_body(("plain",)).get_content().strip()) == (
+        f"New subject {after.contact.first_name}", "New words.")
+    assert [e.status for e in OutboxEmail.select()] == [SENT, SENT]

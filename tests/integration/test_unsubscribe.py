@@ -103,22 +103,29 @@ def test_a_one_click_post_to_the_received_emails_link_stops_the_contact_in_the_w
 
 def test_an_email_to_the_mailto_unsubscribes_the_same_way(accounts, tether_sandbox, checker):
     owner, beta, box = _setup(accounts, tether_sandbox, checker)
-    received = mail_of(tether_sandbox, BOB)[0]
+    received = mail_of(tether_sandbox, ADA)[0]
     mailto = re.search(r"<mailto:([^?>]+)\?subject=([^>]+)>",
                        str(received["List-Unsubscribe"]))
     # What a mail app's "Unsubscribe" does with a mailto: a new email, not a reply.
     message = EmailMessage()
-    message["From"], message["To"] = BOB, mailto.group(1)
+    message["From"], message["To"] = ADA, mailto.group(1)
     message["Subject"] = unquote(mailto.group(2))
     message.set_content("This message will unsubscribe you from the sender's list.")
     with smtplib.SMTP(tether_sandbox.smtp_host, tether_sandbox.smtp_port, timeout=10) as smtp:
-        smtp.login(BOB, INBOX_PASSWORD)
+        smtp.login(ADA, INBOX_PASSWORD)
         smtp.send_message(message)
     wait_for(lambda: checker.check(box.id, force=True) or
-             _statuses(BOB, owner.team_id) == ["unsubscribed"], "the mailto unsubscribe",
-             deadline=15)
+             _statuses(ADA, owner.team_id) == ["unsubscribed", "unsubscribed"],
+             "the mailto unsubscribe", deadline=15)
     assert Suppression.get().reason == "mailto"
-    (line,) = SequenceLog.select().where(SequenceLog.kind == "unsubscribed")
-    assert line.message == (f"Unsubscribed: {BOB} unsubscribed by email — no further steps "
-                            "for this contact")
-    assert _statuses(ADA, owner.team_id) == ["active", "active"]
+    lines = [e.message for e in SequenceLog.select().where(SequenceLog.kind == "unsubscribed")]
+    assert lines == [f"Unsubscribed: {ADA} unsubscribed by email — no further steps "
+                     "for this contact"] * 2  # each of the team's sequences she was in
+    assert _statuses(BOB, owner.team_id) == ["active"]
+    assert _statuses(ADA, beta.team_id) == ["active"]  # another team's Ada: untouched
+
+    # A later sequence skips her, as after a one-click POST.
+    later = running(owner, box, contacts=[], steps=STEPS, name="Later")
+    assert enroll(later, Contact.select().where(Contact.team == owner.team_id), owner) == (1, 0, 1)
+    assert [e.contact.email for e in Enrollment.select().where(Enrollment.sequence == later)] \
+        == [BOB]

@@ -45,7 +45,8 @@ class EditContactForm(ContactForm):
     """A contact's fields, and its custom fields as `name: value` lines."""
 
     custom_fields = TextAreaField("Custom fields", description="One per line, like "
-                                  "industry: Retail. Clear a value to remove the field.")
+                                  "industry: Retail; an email uses it as {{industry}}. Clear "
+                                  "a value to remove the field.")
 
     def validate_custom_fields(self, field):
         parsed, problem = parse_custom_fields(field.data or "")

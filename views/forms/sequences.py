@@ -5,6 +5,7 @@ from wtforms import Field, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 from wtforms.widgets import TimeInput
 
+from models.contacts import custom_field_names
 from models.mailboxes import Mailbox
 from models.sequence_rules import (
     DELAY_UNITS,
@@ -26,6 +27,7 @@ from models.sequence_rules import (
     delay_minutes,
     minutes,
 )
+from models.templating import FIELDS, names_used
 from views.common import team_object_or_404
 from views.forms import Form, Rule, WholeNumberField, check, strip
 from views.inputs import whole_number
@@ -40,6 +42,14 @@ class WeekdaysField(Field):
         if None in days or len(days) != len(set(valuelist)):  # "1" and "01" are one day
             raise ValueError("Choose days of the week from the list.")
         self.data = sorted(days)
+
+
+def team_fields(team_id, *texts: str) -> set[str]:
+    """The team's custom field names, for the template rules: asked of the database only
+    when a text uses a field beyond the built-in ones (most emails do not)."""
+    if team_id is None or not any(names_used(text or "") - set(FIELDS) for text in texts):
+        return set()
+    return custom_field_names(team_id)
 
 
 def _hhmm(total: int) -> str:
@@ -71,8 +81,7 @@ class SettingsForm(Form):
     timezone = SelectField("Time zone", choices=TIMEZONES,
                            validate_choice=False, validators=[Rule(check_timezone)])
     unsubscribe_footer = TextAreaField("Unsubscribe footer", filters=[strip],
-                                       render_kw={"maxlength": MAX_FOOTER, "rows": 3},
-                                       validators=[Rule(check_footer)])
+                                       render_kw={"maxlength": MAX_FOOTER, "rows": 3})
 
     def __init__(self, sequence, mailboxes, *args, **kwargs):
         saved = dict(name=sequence.name or "", sender_name=sequence.sender_name,
@@ -92,6 +101,9 @@ class SettingsForm(Form):
             raise ValidationError("That mailbox was removed. Choose another one.")
         check(check_mailbox, mailbox)
         self.chosen_mailbox = mailbox
+
+    def validate_unsubscribe_footer(self, field):
+        check(check_footer, field.data or "", team_fields(self.sequence.team_id, field.data))
 
     def validate_days(self, field):
         if not field.errors:  # a day outside the week says so first
@@ -119,12 +131,14 @@ class StepForm(Form):
     # Only blanks are trimmed: a line break must reach the rule that refuses it.
     subject = StringField("Subject", filters=[lambda s: s.strip(" \t") if s else s],
                           render_kw={"maxlength": MAX_SUBJECT})
-    body = TextAreaField("Email", validators=[Rule(check_body, required=True)])
+    body = TextAreaField("Email")
 
-    def __init__(self, *args, first: bool, **kwargs):
+    def __init__(self, *args, first: bool, team_id=None, **kwargs):
+        """`team_id`: the sequence's team, whose contacts' custom fields a step may use."""
         super().__init__(*args, **kwargs)
-        self.first = first
+        self.first, self.team_id = first, team_id
         self.subject.flags.required = first
+        self.body.flags.required = True
 
     @classmethod
     def of(cls, step):
@@ -141,7 +155,11 @@ class StepForm(Form):
                    data={"delay_amount": 0 if number == 1 else 3, "delay_unit": "days"})
 
     def validate_subject(self, field):
-        check(check_subject, field.data or "", self.first)
+        check(check_subject, field.data or "", self.first,
+              team_fields(self.team_id, field.data))
+
+    def validate_body(self, field):
+        check(check_body, field.data or "", team_fields(self.team_id, field.data))
 
     # The wait's errors are the amount's: the unit is a choice from the list.
     def validate_delay_amount(self, field):
