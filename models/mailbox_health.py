@@ -260,12 +260,13 @@ def covered(age_seconds: float | None, days: int) -> float:
     return min(max(age_seconds or 0.0, 0.0), days * DAY)
 
 
-def ages(mailbox_ids, now: datetime | None = None) -> float | None:
-    """The age in seconds of the oldest of these mailboxes (None: there are none)."""
+def count_and_age(mailbox_where, now: datetime | None = None) -> tuple[int, float | None]:
+    """How many mailboxes match, and the age in seconds of the oldest (None: there are
+    none), in one query."""
     now = now or clock.now()
-    value = (Mailbox.select(fn.MAX(_seconds(Value(now), Mailbox.created_at)))
-             .where(Mailbox.id.in_(mailbox_ids)).scalar())
-    return float(value) if value is not None else None
+    count, age = (Mailbox.select(fn.COUNT(Mailbox.id), fn.MAX(_seconds(Value(now), Mailbox.created_at)))
+                  .where(mailbox_where).tuples().get())
+    return count, float(age) if age is not None else None
 
 
 def broken_per_day(incidents: list[Measured], days: int, now: datetime | None = None) -> list[tuple]:
