@@ -64,16 +64,16 @@ class MailboxIncident(BaseModel):
 
 # --- the rule: incidents from the history -------------------------------------------------------
 
-def walk(mailbox) -> list[tuple]:
-    """[(started_at, ended_at or None, cause)] of one mailbox, oldest first, from all the
-    history still kept. A mailbox still in reconnect_required whose start was pruned from the
-    history counts from its status_since."""
-    rows = (MailboxHistory.select(MailboxHistory.at, MailboxHistory.to_status,
-                                  MailboxHistory.kind, MailboxHistory.cause)
-            .where(MailboxHistory.mailbox == mailbox.id)
-            .order_by(MailboxHistory.at, MailboxHistory.id).tuples())
-    found, run = [], None  # run: [started_at, cause, reached reconnect_required]
-    for at, to_status, kind, cause in rows:
+def incidents_in(history, status: str, status_since, status_cause: str, deleted: bool,
+                 carried: tuple | None = None) -> list[tuple]:
+    """The rule itself, on rows already read: [(started_at, ended_at or None, cause)], oldest
+    first, from `history` [(at, to_status, kind, cause)] oldest first and the mailbox's
+    current status. `carried` is (started_at, cause) of an incident already open when the
+    kept history begins (its start was pruned). A mailbox still in reconnect_required whose
+    start is in neither counts from its status_since. Pure: migration 0031 runs it too."""
+    found = []
+    run = [carried[0], carried[1], True] if carried else None  # [start, cause, reached RR]
+    for at, to_status, kind, cause in history:
         if to_status in _FAILED and kind != "person":
             run = run or [at, cause, False]
             if to_status == RECONNECT_REQUIRED:
@@ -82,23 +82,42 @@ def walk(mailbox) -> list[tuple]:
             if run[2]:
                 found.append((run[0], at, run[1]))
             run = None
-    if mailbox.status == RECONNECT_REQUIRED and mailbox.deleted_at is None:
+    if status == RECONNECT_REQUIRED and not deleted:
         found.append((run[0], None, run[1]) if run and run[2]
-                     else (mailbox.status_since, None, mailbox.status_cause))
+                     else (status_since, None, status_cause))
     return found
 
 
+def walk(mailbox, carried: tuple | None = None) -> list[tuple]:
+    """incidents_in() for one mailbox, from all the history still kept."""
+    rows = (MailboxHistory.select(MailboxHistory.at, MailboxHistory.to_status,
+                                  MailboxHistory.kind, MailboxHistory.cause)
+            .where(MailboxHistory.mailbox == mailbox.id)
+            .order_by(MailboxHistory.at, MailboxHistory.id).tuples())
+    return incidents_in(rows, mailbox.status, mailbox.status_since, mailbox.status_cause,
+                        mailbox.deleted_at is not None, carried)
+
+
 def rebuild(mailbox_id: int) -> None:
-    """Replace the mailbox's kept incidents with what its history says now."""
+    """Replace the mailbox's kept incidents with what its history says now. Incidents that
+    started before the oldest history row kept are left as they are: retention prunes the
+    history sooner than the incidents (models/retention.py), and the page still shows them.
+    One of those still open is carried into the walk, which closes it when the history
+    says the mailbox was connected again."""
     mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
     if mailbox is None:
         return
-    found = walk(mailbox)
+    i, h = MailboxIncident, MailboxHistory
+    oldest = h.select(fn.MIN(h.at)).where(h.mailbox == mailbox_id).scalar()
+    before = (i.mailbox == mailbox_id) & (i.started_at < oldest) if oldest else (i.mailbox == mailbox_id)
+    carried = (i.select(i.started_at, i.cause).where(before & i.ended_at.is_null())
+               .order_by(i.started_at.desc()).tuples().first())
+    found = walk(mailbox, carried)
     with write_transaction():
-        MailboxIncident.delete().where(MailboxIncident.mailbox == mailbox_id).execute()
+        i.delete().where((i.mailbox == mailbox_id) & ~(before & i.ended_at.is_null(False))).execute()
         if found:
-            MailboxIncident.insert_many([{"mailbox": mailbox_id, "started_at": s, "ended_at": e,
-                                          "cause": c} for s, e, c in found]).execute()
+            i.insert_many([{"mailbox": mailbox_id, "started_at": s, "ended_at": e,
+                            "cause": c} for s, e, c in found]).execute()
         changes.bump(mailbox.team_id)  # an open page shows the new figures
 
 
