@@ -17,6 +17,7 @@ then asks the database for numbers only: lengths and waits in seconds, summed pe
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from peewee import (
     JOIN,
@@ -63,16 +64,16 @@ class MailboxIncident(BaseModel):
 
 # --- the rule: incidents from the history -------------------------------------------------------
 
-def walk(mailbox) -> list[tuple]:
-    """[(started_at, ended_at or None, cause)] of one mailbox, oldest first, from all the
-    history still kept. A mailbox still in reconnect_required whose start was pruned from the
-    history counts from its status_since."""
-    rows = (MailboxHistory.select(MailboxHistory.at, MailboxHistory.to_status,
-                                  MailboxHistory.kind, MailboxHistory.cause)
-            .where(MailboxHistory.mailbox == mailbox.id)
-            .order_by(MailboxHistory.at, MailboxHistory.id).tuples())
-    found, run = [], None  # run: [started_at, cause, reached reconnect_required]
-    for at, to_status, kind, cause in rows:
+def incidents_in(history, status: str, status_since, status_cause: str, deleted: bool,
+                 carried: tuple | None = None) -> list[tuple]:
+    """The rule itself, on rows already read: [(started_at, ended_at or None, cause)], oldest
+    first, from `history` [(at, to_status, kind, cause)] oldest first and the mailbox's
+    current status. `carried` is (started_at, cause) of an incident already open when the
+    kept history begins (its start was pruned). A mailbox still in reconnect_required whose
+    start is in neither counts from its status_since. Pure: migration 0031 runs it too."""
+    found = []
+    run = [carried[0], carried[1], True] if carried else None  # [start, cause, reached RR]
+    for at, to_status, kind, cause in history:
         if to_status in _FAILED and kind != "person":
             run = run or [at, cause, False]
             if to_status == RECONNECT_REQUIRED:
@@ -81,23 +82,42 @@ def walk(mailbox) -> list[tuple]:
             if run[2]:
                 found.append((run[0], at, run[1]))
             run = None
-    if mailbox.status == RECONNECT_REQUIRED and mailbox.deleted_at is None:
+    if status == RECONNECT_REQUIRED and not deleted:
         found.append((run[0], None, run[1]) if run and run[2]
-                     else (mailbox.status_since, None, mailbox.status_cause))
+                     else (status_since, None, status_cause))
     return found
 
 
+def walk(mailbox, carried: tuple | None = None) -> list[tuple]:
+    """incidents_in() for one mailbox, from all the history still kept."""
+    rows = (MailboxHistory.select(MailboxHistory.at, MailboxHistory.to_status,
+                                  MailboxHistory.kind, MailboxHistory.cause)
+            .where(MailboxHistory.mailbox == mailbox.id)
+            .order_by(MailboxHistory.at, MailboxHistory.id).tuples())
+    return incidents_in(rows, mailbox.status, mailbox.status_since, mailbox.status_cause,
+                        mailbox.deleted_at is not None, carried)
+
+
 def rebuild(mailbox_id: int) -> None:
-    """Replace the mailbox's kept incidents with what its history says now."""
+    """Replace the mailbox's kept incidents with what its history says now. Incidents that
+    started before the oldest history row kept are left as they are: retention prunes the
+    history sooner than the incidents (models/retention.py), and the page still shows them.
+    One of those still open is carried into the walk, which closes it when the history
+    says the mailbox was connected again."""
     mailbox = Mailbox.get_or_none(Mailbox.id == mailbox_id)
     if mailbox is None:
         return
-    found = walk(mailbox)
+    i, h = MailboxIncident, MailboxHistory
+    oldest = h.select(fn.MIN(h.at)).where(h.mailbox == mailbox_id).scalar()
+    before = (i.mailbox == mailbox_id) & (i.started_at < oldest) if oldest else (i.mailbox == mailbox_id)
+    carried = (i.select(i.started_at, i.cause).where(before & i.ended_at.is_null())
+               .order_by(i.started_at.desc()).tuples().first())
+    found = walk(mailbox, carried)
     with write_transaction():
-        MailboxIncident.delete().where(MailboxIncident.mailbox == mailbox_id).execute()
+        i.delete().where((i.mailbox == mailbox_id) & ~(before & i.ended_at.is_null(False))).execute()
         if found:
-            MailboxIncident.insert_many([{"mailbox": mailbox_id, "started_at": s, "ended_at": e,
-                                          "cause": c} for s, e, c in found]).execute()
+            i.insert_many([{"mailbox": mailbox_id, "started_at": s, "ended_at": e,
+                            "cause": c} for s, e, c in found]).execute()
         changes.bump(mailbox.team_id)  # an open page shows the new figures
 
 
@@ -122,12 +142,16 @@ def _seconds(later, earlier):
     return fn.date_part("epoch", later - earlier)
 
 
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """One incident in numbers: seconds, measured back from now."""
+def _whole_seconds(later, earlier):
+    return _seconds(later, earlier).cast("bigint")
+
+
+class Measured(NamedTuple):
+    """One incident in numbers: seconds, measured back from now. A tuple, not a dataclass:
+    the page builds thousands of them, and a frozen dataclass costs several times more each."""
 
     mailbox_id: int
-    length: float      # time to reconnect so far
+    length: float      # time to reconnect so far (whole seconds from the page's query)
     started_ago: float
     ended_ago: float   # 0 while open
     still_open: bool
@@ -149,25 +173,22 @@ def measured(mailbox_ids, now: datetime | None = None, days: int = max(PERIODS))
     ended = fn.COALESCE(i.ended_at, Value(now))
     overlapping = (i.mailbox.in_(mailbox_ids)
                    & (i.ended_at.is_null() | (i.ended_at >= now - timedelta(days=days))))
-    query = (i.select(i.id, i.mailbox, i.started_at, i.ended_at, i.delayed, i.waited, i.longest)
+    # The database measures the seconds, whole: converting thousands of timestamps (or even
+    # floats) in Python costs more than the query itself. An open incident's "ended ago"
+    # comes back NULL; only an unsettled incident needs its id (to find its waits).
+    query = (i.select(Case(None, [(i.delayed.is_null(), i.id)]), i.mailbox,
+                      _whole_seconds(Value(now), i.started_at), _whole_seconds(Value(now), i.ended_at),
+                      i.delayed, i.waited.cast("bigint"), i.longest.cast("bigint"))
              .where(overlapping))
     rows = db.execute(query).fetchall()
     unsettled = _waits(overlapping & i.delayed.is_null(), ended, now)
     found = []
-    for incident_id, mailbox_id, started_at, ended_at, delayed, waited, longest in rows:
-        started = (now - _moment(started_at)).total_seconds()
-        ago = (now - _moment(ended_at)).total_seconds() if ended_at is not None else 0.0
-        if delayed is None:
+    for incident_id, mailbox_id, started, ago, delayed, waited, longest in rows:
+        if incident_id is not None:
             delayed, waited, longest, _ = unsettled.get(incident_id, (0, 0.0, 0.0, 0))
-        found.append(Measured(mailbox_id, started - ago, started, ago, ended_at is None,
-                              delayed, float(waited), float(longest)))
+        found.append(Measured(mailbox_id, started - (ago or 0), started, ago or 0, ago is None,
+                              delayed, waited, longest))
     return found
-
-
-def _moment(value) -> datetime:
-    """A DATETIME column read without Peewee: PostgreSQL's driver gives a datetime, SQLite
-    the text it stored."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _waits(condition, ended, now) -> dict[int, tuple]:
@@ -239,7 +260,8 @@ class Figures:
 def figures(incidents: list[Measured], days: int, covered: float) -> Figures:
     """Statistics over the last `days` days: every incident open at some time in them counts
     whole (an open one with its age so far)."""
-    chosen = [m for m in incidents if m.within(days)]
+    limit = days * DAY
+    chosen = [m for m in incidents if m.ended_ago <= limit]  # within(days), inlined
     if not chosen:
         return Figures(days, covered)
     lengths = [m.length for m in chosen]
@@ -257,12 +279,13 @@ def covered(age_seconds: float | None, days: int) -> float:
     return min(max(age_seconds or 0.0, 0.0), days * DAY)
 
 
-def ages(mailbox_ids, now: datetime | None = None) -> float | None:
-    """The age in seconds of the oldest of these mailboxes (None: there are none)."""
+def count_and_age(mailbox_where, now: datetime | None = None) -> tuple[int, float | None]:
+    """How many mailboxes match, and the age in seconds of the oldest (None: there are
+    none), in one query."""
     now = now or clock.now()
-    value = (Mailbox.select(fn.MAX(_seconds(Value(now), Mailbox.created_at)))
-             .where(Mailbox.id.in_(mailbox_ids)).scalar())
-    return float(value) if value is not None else None
+    count, age = (Mailbox.select(fn.COUNT(Mailbox.id), fn.MAX(_seconds(Value(now), Mailbox.created_at)))
+                  .where(mailbox_where).tuples().get())
+    return count, float(age) if age is not None else None
 
 
 def broken_per_day(incidents: list[Measured], days: int, now: datetime | None = None) -> list[tuple]:

@@ -10,7 +10,11 @@ on — its events (reminders and the recovery notice find the incident by them) 
 notifications (a reminder is sent once because its notification exists); events not yet
 delivered; unread notifications; and the Message-IDs of the inbound messages Tether acted on
 (a reply, a bounce, an out-of-office) while their enrollment exists, so a re-read INBOX never
-counts them twice."""
+counts them twice.
+
+Mailbox health's incidents (models/mailbox_health.py) go once over for longer than the page
+shows (90 days) or N days, whichever is longer: with a short retention the history goes first
+and the incidents keep what the page shows. An open incident stays, however old."""
 
 import logging
 from datetime import datetime, timedelta
@@ -23,6 +27,7 @@ from models.alerts import PENDING, AlertDelivery
 from models.base import db, write_transaction
 from models.events import EventDelivery
 from models.health import MailboxEvent, MailboxHistory, open_incident
+from models.mailbox_health import PERIODS, MailboxIncident
 from models.mailboxes import RECONNECT_REQUIRED, Mailbox
 from models.notifications import Notification
 from models.oauth_attempts import OAuthAttempt
@@ -94,6 +99,10 @@ def prune(days: int, storage=None, batch: int = BATCH) -> dict[str, list[int]]:
     pruned["inbound_message"] = in_batches(
         InboundMessage, (InboundMessage.received_at < cutoff)
         & InboundMessage.enrollment.is_null(), batch)
+    over_before = clock.now() - timedelta(days=max(days, max(PERIODS)))
+    pruned["mailbox_incident"] = in_batches(
+        MailboxIncident, MailboxIncident.ended_at.is_null(False)
+        & (MailboxIncident.ended_at < over_before), batch)
     if storage is not None:
         pruned["task results"] = task_results.prune(storage, cutoff, batch)
     total = {name: sum(counts) for name, counts in pruned.items() if sum(counts)}

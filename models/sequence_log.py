@@ -22,10 +22,6 @@ def started_by(user, mailbox_problem: str) -> str:
     return f"Started by {user.display_name}{note}"
 
 
-def mailbox_changed(user, old_email: str, new_email: str) -> str:
-    return f"Sending mailbox changed from {old_email} to {new_email} by {user.display_name}"
-
-
 def moved(user, old_email: str, new_email: str, reason: str, finishing: int) -> str:
     """A sequence moved to another mailbox (models/sequence_move.py): who, why, what follows."""
     tail = (f"; {finishing} email{'s' if finishing != 1 else ''} already on its way from "

@@ -306,27 +306,22 @@ TIMING = ("window_days", "window_start", "window_end", "timezone")
 
 
 def update_settings(sequence, user, **settings) -> int:
-    """Save changed settings; a new sending mailbox is logged by name. Returns how many
-    waiting contacts a new window or time zone reschedules (their next email goes by it)."""
+    """Save changed settings. Returns how many waiting contacts a new window or time zone
+    reschedules (their next email goes by it). A new mailbox is a move, and moving has one
+    place: models/sequence_move.py (who may, where to, what is in flight)."""
     from models.step_changes import waiting_count  # it reads the outbox, which imports us
 
     changed = [k for k, v in settings.items() if getattr(sequence, k) != v]
+    if "mailbox" in changed:
+        raise ValueError("a new mailbox is a move: use models.sequence_move.move()")
     if not changed:
         return 0
-    old_mailbox = sequence.mailbox
     for key in changed:
         setattr(sequence, key, settings[key])
     with write_transaction():
         sequence.save(only=[getattr(Sequence, k) for k in changed])
-        if "mailbox" in changed:
-            from models.outbox import hand_over  # the outbox imports this module
-
-            hand_over(sequence.id)  # as a move does: what the old sender claimed comes back
-            write_log(sequence, "edited",
-                      says.mailbox_changed(user, old_mailbox.email, sequence.mailbox.email))
         moved = waiting_count(sequence) if set(changed) & set(TIMING) else 0
-        if set(changed) - {"mailbox"}:
-            write_log(sequence, "edited", says.settings_changed(user) + says.rescheduled(moved))
+        write_log(sequence, "edited", says.settings_changed(user) + says.rescheduled(moved))
         changes.bump(sequence.team_id)
     return moved
 

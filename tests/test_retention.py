@@ -10,11 +10,12 @@ import pytest
 
 import clock
 import config
-from models import events, retention
+from models import events, mailbox_health, retention
 from models.alerts import AlertDelivery, AlertDestination
 from models.contacts import Contact
 from models.events import EventDelivery
 from models.health import MailboxEvent, MailboxHistory, open_incident, record_failure, transition
+from models.mailbox_health import MailboxIncident
 from models.notifications import Notification, mark_read
 from models.oauth_attempts import OAuthAttempt
 from models.replies import InboundMessage
@@ -81,7 +82,7 @@ def test_old_bookkeeping_goes_and_young_stays(accounts):
 
     assert {name: sum(n) for name, n in pruned.items()} == {
         "mailbox_history": 1, "event_delivery": 1, "mailbox_event": 1, "notification": 1,
-        "alert_delivery": 1, "oauth_attempt": 1, "inbound_message": 1}
+        "alert_delivery": 1, "oauth_attempt": 1, "inbound_message": 1, "mailbox_incident": 0}
     assert sorted(a.key for a in AlertDelivery.select()) == ["retrying", "young"]
     assert [h.cause for h in MailboxHistory.select()] == ["young"]
     assert sorted(e.cause for e in MailboxEvent.select()) == ["waiting", "young"]
@@ -92,7 +93,8 @@ def test_old_bookkeeping_goes_and_young_stays(accounts):
     assert MailboxEvent.get_by_id(waiting.id).dispatched_at is None
     assert retention.prune(90) == {"mailbox_history": [], "event_delivery": [],
                                    "mailbox_event": [], "notification": [], "alert_delivery": [],
-                                   "oauth_attempt": [], "inbound_message": []}
+                                   "oauth_attempt": [], "inbound_message": [],
+                                   "mailbox_incident": []}
 
 
 def test_an_open_incident_keeps_its_old_events_notifications_and_reminder(accounts):
@@ -124,6 +126,82 @@ def test_an_open_incident_keeps_its_old_events_notifications_and_reminder(accoun
     assert send_reminders(timedelta(hours=24)) == 0  # the reminder is not sent again
     recovery = transition(broken.id, "connected", cause="Reconnected by Owner.")
     assert recovery.incident == incident
+
+
+def _incident(mailbox, started: timedelta, ended: timedelta | None) -> None:
+    now = clock.now()
+    MailboxIncident.create(mailbox=mailbox, started_at=now - started,
+                           ended_at=now - ended if ended is not None else None)
+
+
+def _incident_ages() -> list[tuple]:
+    now = clock.now()
+    return sorted(((now - i.started_at).days, (now - i.ended_at).days if i.ended_at else None)
+                  for i in MailboxIncident.select())
+
+
+def test_closed_incidents_go_once_older_than_the_page_shows_or_the_setting_open_ones_never(accounts):
+    """Mailbox health shows 90 days: an incident over 100 days ago stays with a 120-day
+    retention and goes with a 30-day one, which keeps the one over 60 days ago; an incident
+    still open 200 days on stays whatever the setting."""
+    accounts.sign_up()
+    mailbox = factories.mailbox()
+    _incident(mailbox, timedelta(days=101), timedelta(days=100))
+    _incident(mailbox, timedelta(days=61), timedelta(days=60))
+    _incident(mailbox, timedelta(days=200), None)
+
+    assert sum(retention.prune(120)["mailbox_incident"]) == 0
+    assert sum(retention.prune(30)["mailbox_incident"]) == 1
+    assert sum(retention.prune(90)["mailbox_incident"]) == 0
+    assert _incident_ages() == [(61, 60), (200, None)]
+
+
+def _broken_then_mended(mailbox, days_ago: int, for_days: int = 1) -> None:
+    _days_ago(timedelta(days=days_ago))
+    record_failure(mailbox.id, REVOKED)
+    events.dispatch()
+    if for_days is not None:
+        _days_ago(timedelta(days=days_ago - for_days))
+        transition(mailbox.id, "connected", cause="Reconnected by Owner.")
+        events.dispatch()
+    _days_ago(timedelta(0))
+
+
+def test_with_a_short_retention_the_page_keeps_incidents_whose_history_went(accounts):
+    """TETHER_RETENTION_DAYS=30 prunes the history of an incident 60 days ago; the next
+    incident rebuilds the mailbox's incidents from what history is left, and the old one is
+    still counted over 90 days."""
+    accounts.sign_up()
+    mailbox = factories.mailbox()
+    _broken_then_mended(mailbox, days_ago=60)
+    retention.prune(30)
+    assert not MailboxHistory.select().exists()
+
+    _broken_then_mended(mailbox, days_ago=5)
+
+    assert _incident_ages() == [(5, 4), (60, 59)]
+    quarter = mailbox_health.figures(mailbox_health.measured([mailbox.id]), 90, 90 * 86400.0)
+    assert quarter.incidents == 2 and quarter.still_open == 0
+
+
+def test_an_incident_open_since_before_the_history_kept_closes_when_reconnected(accounts):
+    """Broken 60 days ago, history pruned at 30 days, reconnected today: one incident of 60
+    days, not a second one from the status, nor one left open."""
+    accounts.sign_up()
+    mailbox = factories.mailbox()
+    _broken_then_mended(mailbox, days_ago=60, for_days=None)
+    retention.prune(30)
+    _days_ago(timedelta(days=40))  # a reminder's rebuild while still broken changes nothing
+    mailbox_health.rebuild(mailbox.id)
+    _days_ago(timedelta(0))
+    assert _incident_ages() == [(60, None)]
+
+    transition(mailbox.id, "connected", cause="Reconnected by Owner.")
+    events.dispatch()
+
+    assert _incident_ages() == [(60, 0)]
+    (only,) = mailbox_health.measured([mailbox.id])
+    assert not only.still_open and abs(only.length - 60 * 86400) < 60
 
 
 def test_the_newest_event_stays_so_its_id_is_never_reused(accounts):

@@ -3,6 +3,7 @@ says first, the refusals in words, and the move as a step of the outbox protocol
 return to the queue, rows on the wire finish from the old mailbox, nothing goes out twice)."""
 
 import json
+import re
 
 import pytest
 
@@ -168,3 +169,92 @@ def test_after_a_move_the_next_follow_up_starts_a_new_thread_with_the_subject_ke
     email = outbox.outgoing(second, new, now)
     assert (email.from_address, email.subject) == ("sam@acme.test", "Quick question")
     assert email.in_reply_to == "" and email.references == ()
+
+
+# --- the mailbox in the sequence's settings: the same rule, the same move ----------------------
+
+def _settings(client, sequence, page=None, **changes):
+    """Post the sequence's settings as saved, with `changes`; `mailbox=None` leaves the
+    field out, as a browser does with a disabled select."""
+    data = {"name": sequence.name, "mailbox": str(sequence.mailbox_id), "sender_name": "",
+            "days": sequence.window_days.split(","), "window_start": "09:00",
+            "window_end": "17:00", "timezone": sequence.timezone,
+            "unsubscribe_footer": sequence.unsubscribe_footer, **changes}
+    data = {k: v for k, v in data.items() if v is not None}
+    return post_form(client, f"/sequences/{sequence.id}/edit", data,
+                     page=page or f"/sequences/{sequence.id}/edit")
+
+
+def _member(app, client, email="kim@acme.test"):
+    from tests.test_team import _invite, _join
+
+    _, link = _invite(client, email=email, role="member")
+    member, _ = _join(app, link)
+    return member
+
+
+def test_a_member_who_did_not_create_it_cannot_change_its_mailbox_in_the_settings(
+        app, client, owner, box, other_box):  # noqa: F811
+    sequence = running(owner, box)
+    kim = _member(app, client)
+    page = kim.get(f"/sequences/{sequence.id}/edit").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="mailbox"[^>]*>', page).group(0)
+    assert "disabled" in select
+    assert "Only an owner, an admin or the person who created this sequence can move it" in page
+    logged = SequenceLog.select().count()
+
+    refused = _settings(kim, sequence, mailbox=str(other_box.id), name="Renamed by Kim")
+
+    assert refused.status_code == 422
+    assert ("Only an owner, an admin or the person who created this sequence can move it to "
+            "another mailbox. Nothing was changed.") in refused.get_data(as_text=True)
+    after = Sequence.get_by_id(sequence.id)
+    assert (after.mailbox_id, after.name) == (box.id, "Outreach")
+    assert SequenceLog.select().count() == logged
+    # The rest of the settings stay hers to change: the disabled select is not posted.
+    assert _settings(kim, sequence, mailbox=None, name="Renamed by Kim").status_code == 302
+    after = Sequence.get_by_id(sequence.id)
+    assert (after.mailbox_id, after.name) == (box.id, "Renamed by Kim")
+
+
+def test_the_member_who_created_it_may_change_its_mailbox_in_the_settings(
+        app, client, owner, box, other_box):  # noqa: F811
+    from models.accounts import User
+
+    kim = _member(app, client)
+    sequence = running(User.get(User.email == "kim@acme.test"), box)
+    assert "disabled" not in re.search(r'<select[^>]*name="mailbox"[^>]*>', kim.get(
+        f"/sequences/{sequence.id}/edit").get_data(as_text=True)).group(0)
+    assert _settings(kim, sequence, mailbox=str(other_box.id)).status_code == 302
+    assert Sequence.get_by_id(sequence.id).mailbox_id == other_box.id
+
+
+def test_a_new_mailbox_in_the_settings_is_a_move_claimed_rows_return_and_the_log_says_so(
+        client, owner, box, other_box):  # noqa: F811
+    sequence = running(owner, box)
+    now = clock.now()
+    outbox.plan(box, now)
+    (row,) = outbox.claim(box, "old-sender", now)
+
+    assert _settings(client, sequence, mailbox=str(other_box.id)).status_code == 302
+
+    assert Sequence.get_by_id(sequence.id).mailbox_id == other_box.id
+    assert outbox.begin_transmit(row, "old-sender", other_box.id, "Hi", now) == outbox.SKIP
+    assert OutboxEmail.get_by_id(row.id).status == QUEUED  # the new mailbox sends it, once
+    entry = SequenceLog.get(SequenceLog.kind == "moved")
+    assert entry.message.startswith("Moved from alex@acme.test to sam@acme.test by Owner: "
+                                    "“Changed in the sequence's settings”")
+
+
+def test_a_disconnected_mailbox_in_the_settings_is_refused_in_words_and_nothing_is_saved(
+        client, owner, box, other_box):  # noqa: F811
+    sequence = running(owner, box)
+    Mailbox.update(status=RECONNECT_REQUIRED).where(Mailbox.id == other_box.id).execute()
+
+    refused = _settings(client, sequence, mailbox=str(other_box.id), name="Renamed")
+
+    assert refused.status_code == 409
+    assert "sam@acme.test is not connected (reconnect required)" in refused.get_data(as_text=True)
+    after = Sequence.get_by_id(sequence.id)
+    assert (after.mailbox_id, after.name) == (box.id, "Outreach")
+    assert not SequenceLog.select().where(SequenceLog.kind == "moved").exists()

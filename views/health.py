@@ -21,11 +21,12 @@ bp = Blueprint("health", __name__, url_prefix="/mailbox-health")
 def index():
     """The list with its filters (`?status=`, `?person=`, `?days=7|30|90`, `?page=`), the
     team's figures over 7, 30 and 90 days and the chart; live by one poll for the page."""
-    form = HealthFilterForm(people(current_user), formdata=request.args)
+    choices = people(current_user)
+    form = HealthFilterForm(choices, formdata=request.args)
     valid = form.validate()
     report = health(current_user, status=form.status.data or None,
                     person=int(form.person.data) if form.person.data else None,
-                    days=int(form.days.data), page=page_number())
+                    days=int(form.days.data), page=page_number(), choices=choices)
     return render_live("health/index.html", "health/_health.html", form=form, report=report, span=span,
                        filter_errors=[] if valid else [e for errs in form.errors.values()
                                                        for e in errs]), (200 if valid else 400)

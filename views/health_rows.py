@@ -121,32 +121,34 @@ def people(user) -> list[tuple[int, str]]:
     return [(u.id, u.display_name) for u in rows]
 
 
-def health(user, *, status: str | None, person: int | None, days: int, page: int) -> Health:
+def health(user, *, status: str | None, person: int | None, days: int, page: int,
+           choices: list[tuple[int, str]]) -> Health:
+    """One page of the list and the figures; `choices` is people(user), which the filter
+    form already asked for."""
     now = clock.now()
     where = _visible(user, status, person)
-    ids = Mailbox.select(Mailbox.id).where(where)
-    total = Mailbox.select().where(where).count()
+    total, oldest = mailbox_health.count_and_age(where, now)
     pages = max(1, -(-total // PER_PAGE))
     page = min(page, pages)
     worst_first = Case(Mailbox.status, list(_ORDER.items()), 9)
     shown = list(Mailbox.select(*FIELDS).where(where)
                  .order_by(worst_first, Mailbox.email, Mailbox.id).paginate(page, PER_PAGE))
-    incidents = mailbox_health.measured(ids, now)
-    age = mailbox_health.ages(ids, now)
-    team = [mailbox_health.figures(incidents, d, mailbox_health.covered(age, d)) for d in PERIODS]
-    return Health(rows=_rows(shown, user, incidents, days, now), total=total, page=page,
-                  pages=pages, first=(page - 1) * PER_PAGE + 1, links=page_links(page, pages),
-                  team=team, chart=chart(mailbox_health.broken_per_day(incidents, days, now), days),
-                  people=people(user))
+    incidents = mailbox_health.measured(Mailbox.select(Mailbox.id).where(where), now)
+    team = [mailbox_health.figures(incidents, d, mailbox_health.covered(oldest, d)) for d in PERIODS]
+    return Health(rows=_rows(shown, user, incidents, days, now, dict(choices)), total=total,
+                  page=page, pages=pages, first=(page - 1) * PER_PAGE + 1,
+                  links=page_links(page, pages), team=team,
+                  chart=chart(mailbox_health.broken_per_day(incidents, days, now), days),
+                  people=choices)
 
 
-def _rows(shown, user, incidents, days, now) -> list[Row]:
+def _rows(shown, user, incidents, days, now, names) -> list[Row]:
+    """`names`: {user id: name} of everyone who connected a visible mailbox (the filter's
+    choices), so the rows need no query of their own for them."""
     ids = [m.id for m in shown]
     waiting = outbox.waiting_rows(ids)
     sends = outbox.sends_today(ids)
     reminded = owner_reminders.latest(ids)
-    names = {u.id: u.display_name for u in User.select(User.id, User.name, User.email)
-             .where(User.id.in_({m.connected_by_id for m in shown if m.connected_by_id}))}
     by_mailbox = {}
     for m in incidents:
         by_mailbox.setdefault(m.mailbox_id, []).append(m)

@@ -2,15 +2,16 @@
 
 Who may do what: everyone in the team sees, creates, edits, starts, pauses and enrolls
 contacts in all of the team's sequences, sending from any of the team's mailboxes (the
-mailboxes are the team's). Deleting a sequence is for the person who created it and for
-owners and admins. Another team's sequence, step or mailbox is a 404.
+mailboxes are the team's). Moving a sequence to another mailbox — here in its settings, or
+on its Move page — and deleting it are for the person who created it and for owners and
+admins. Another team's sequence, step or mailbox is a 404.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 import clock
-from models import outbox, sequence_pages
+from models import outbox, sequence_move, sequence_pages
 from models.contacts import Contact, custom_field_names
 from models.mailboxes import Mailbox
 from models.outbox import OutboxEmail
@@ -74,9 +75,15 @@ def _mailboxes(sequence) -> list:
     return mailboxes
 
 
-def _settings_form(sequence):
-    """The settings form: as posted, or as saved."""
-    return SettingsForm(sequence, _mailboxes(sequence))
+_POSTED = object()  # the form reads the request, as Flask-WTF does by default
+SETTINGS_REASON = "Changed in the sequence's settings"
+
+
+def _settings_form(sequence, formdata=_POSTED):
+    """The settings form: as posted, or as saved (`formdata=None`)."""
+    kwargs = {} if formdata is _POSTED else {"formdata": formdata}
+    return SettingsForm(sequence, _mailboxes(sequence),
+                        may_move=sequence_move.may_move(current_user, sequence), **kwargs)
 
 
 def _settings_context(sequence, form=None, **context):
@@ -84,7 +91,7 @@ def _settings_context(sequence, form=None, **context):
     saved, and `new_form` for the email being added unless given."""
     mailboxes = _mailboxes(sequence)
     if form is None:
-        form = SettingsForm(sequence, mailboxes, formdata=None)
+        form = _settings_form(sequence, formdata=None)
     steps = list(sequence.steps_in_order()) if sequence.id else []
     context.setdefault("new_form", StepForm.blank(len(steps) + 1))
     return dict(sequence=sequence, mailboxes=mailboxes, form=form, weekdays=WEEKDAYS,
@@ -130,7 +137,20 @@ def edit(sequence_id):
     sequence = team_object_or_404(Sequence, sequence_id)
     form = _settings_form(sequence)
     if form.validate_on_submit():
-        moved = update_settings(sequence, current_user, **form.values())
+        values = form.values()
+        target = values.pop("mailbox")
+        if target.id != sequence.mailbox_id:
+            # A new mailbox is a move, by the one rule for moving (who may, to a connected
+            # mailbox only, nothing in flight sent twice, a concurrent move refused).
+            try:
+                sequence_move.move(sequence, current_user, sequence.mailbox_id, target,
+                                   SETTINGS_REASON)
+            except sequence_move.Refused as e:
+                form.mailbox.errors.append(str(e))
+                return render("sequences/edit.html", "sequences/_settings.html",
+                              **_settings_context(sequence, form)), 409
+            sequence = Sequence.get_by_id(sequence.id)
+        moved = update_settings(sequence, current_user, **values)
         _wake(sequence)
         flash("Settings saved." + (f" {moved:,} waiting contact{'s' if moved != 1 else ''} "
                                    "now follow the new sending window."

@@ -64,6 +64,10 @@ def _mailbox_label(mailbox) -> str:
     return mailbox.email
 
 
+LOCKED = ("Only an owner, an admin or the person who created this sequence can move it to "
+          "another mailbox. Nothing was changed.")
+
+
 class SettingsForm(Form):
     """`sequence` is the one being edited, or an unsaved draft with the defaults; `mailboxes`
     the team's to choose from (with the sequence's own, even once removed)."""
@@ -83,7 +87,7 @@ class SettingsForm(Form):
     unsubscribe_footer = TextAreaField("Unsubscribe footer", filters=[strip],
                                        render_kw={"maxlength": MAX_FOOTER, "rows": 3})
 
-    def __init__(self, sequence, mailboxes, *args, **kwargs):
+    def __init__(self, sequence, mailboxes, *args, may_move: bool = True, **kwargs):
         saved = dict(name=sequence.name or "", sender_name=sequence.sender_name,
                      mailbox=str(sequence.mailbox_id or ""), days=sequence.days,
                      window_start=_hhmm(sequence.window_start),
@@ -93,9 +97,19 @@ class SettingsForm(Form):
         self.sequence, self.chosen_mailbox = sequence, None
         self.mailbox.choices = [("", "Choose a mailbox…")] + [
             (str(m.id), _mailbox_label(m)) for m in mailboxes]
+        # Moving a sequence is for owners, admins and its creator (models/sequence_move.py):
+        # anyone else sees the mailbox, greyed out, and a changed one posted is refused.
+        self.mailbox_locked = not may_move and sequence.id is not None
+        if self.mailbox_locked:
+            self.mailbox.render_kw = {**self.mailbox.render_kw, "disabled": True}
 
     def validate_mailbox(self, field):
         """Another team's mailbox is a 404; a removed one only stays the sequence's own."""
+        if self.mailbox_locked:
+            if field.data and field.data != str(self.sequence.mailbox_id):
+                field.data = str(self.sequence.mailbox_id)
+                raise ValidationError(LOCKED)
+            field.data = str(self.sequence.mailbox_id)  # a disabled select is not posted
         mailbox = team_object_or_404(Mailbox, field.data) if field.data else None
         if mailbox and mailbox.deleted_at and mailbox.id != self.sequence.mailbox_id:
             raise ValidationError("That mailbox was removed. Choose another one.")
