@@ -120,9 +120,11 @@ def kill_tokens(user: User, reason: str, access: bool = True, refresh: bool = Tr
 
 def revoke_refresh_token(user: User, token: str | None = None,
                          client: Client | None = None) -> RefreshToken:
-    """One refresh token of the user dies (Google then answers it invalid_grant, "Token has
-    been expired or revoked."), with the access tokens of its grant: `token` itself, or the
-    newest live one `client` holds. The user's other grants, and other apps, live on."""
+    """One refresh token of the user dies — `token` itself, or the newest live one `client`
+    holds — and Google then answers it invalid_grant, "Token has been expired or revoked.".
+    Access tokens already issued live until they expire, as when Google drops the oldest of
+    more than 100 refresh tokens: only a refresh finds out (why a signal-forced check always
+    refreshes). The user's other grants, and other apps, live on."""
     query = (RefreshToken.select(RefreshToken, Grant).join(Grant)
              .where(Grant.user == user, Grant.removed_at.is_null(), RefreshToken.dead_at.is_null()))
     if token is not None:
@@ -132,11 +134,8 @@ def revoke_refresh_token(user: User, token: str | None = None,
     row = query.order_by(RefreshToken.issued_at.desc(), RefreshToken.id.desc()).first()
     if row is None:
         raise AccountError(f"{user.email} has no such live refresh token")
-    with db.atomic():
-        (RefreshToken.update(dead_at=now(), dead_reason="revoked")
-         .where(RefreshToken.id == row.id).execute())
-        (AccessToken.update(dead_at=now(), dead_reason="revoked")
-         .where(AccessToken.grant == row.grant, AccessToken.dead_at.is_null()).execute())
+    RefreshToken.update(dead_at=now(), dead_reason="revoked").where(
+        RefreshToken.id == row.id).execute()
     return row
 
 
