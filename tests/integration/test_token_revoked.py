@@ -15,7 +15,11 @@ from tests.integration.conftest import connect
 from tests.integration.test_signal_refusals import _forge, _post, alex  # noqa: F401
 from tests.integration.test_signals import _owner_inbox, live_tether  # noqa: F401
 from tests.integration.test_signup_emails import inbox
-from tests.signal_support import hourly_worker, register_stream  # noqa: F401
+from tests.signal_support import (  # noqa: F401
+    after_the_connects_sending_pass,
+    hourly_worker,
+    register_stream,
+)
 from tests.support import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -27,11 +31,13 @@ HASH = "hash_base64_sha512_sha512"
 def _connected_alex(client, tether_sandbox):
     """alex@acme.test connected through the consent flow, its scheduled check an hour away."""
     tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind="google")
+    connected_at = clock.now()
     connect(client, "google-sandbox", "alex@acme.test")
     box = Mailbox.get(Mailbox.email == "alex@acme.test")
     assert box.status == CONNECTED
     Mailbox.update(next_check_at=clock.now() + timedelta(hours=1)).where(
         Mailbox.id == box.id).execute()
+    after_the_connects_sending_pass(box.id, connected_at)
     return box
 
 
@@ -50,6 +56,7 @@ def test_one_revoked_refresh_token_shows_within_seconds_with_one_email(
     row = wait_for(lambda: (r := Mailbox.get_by_id(box.id)).status == RECONNECT_REQUIRED and r,
                    "the mailbox to need reconnecting", 15)
     assert row.status_code == "invalid_grant"  # the check's own refresh decided
+    assert row.signal_checked_from is not None  # the signal's check, not a scheduled one
     mails = wait_for(lambda: inbox(tether_sandbox, "owner@acme.test", "alex@acme.test"),
                      "the notification email", 15)
     assert len(mails) == 1
