@@ -19,7 +19,7 @@ TOKEN_HASH_ALG = "hash_base64_sha512_sha512"
 
 
 def token_identifier(refresh_token: str) -> str:
-    """Google's `hash_base64_sha512_sha512` identifier of a refresh token (the docstring above says how)."""
+    """Google's `hash_base64_sha512_sha512` identifier of a refresh token (see above)."""
     inner = hashlib.sha512(refresh_token.encode()).digest()
     return base64.b64encode(hashlib.sha512(inner).digest()).decode()
 
