@@ -56,6 +56,8 @@ class SecurityEvent:
     event_types: tuple[str, ...]
     subject_iss: str = ""   # the OpenID issuer that named the user ("" : no iss-sub subject)
     subject_sub: str = ""
+    token_alg: str = ""     # an oauth_token subject (token-revoked): how `token` names it
+    token: str = ""
 
     @property
     def is_verification(self) -> bool:
@@ -165,7 +167,9 @@ def _event(provider: Provider, config: dict, claims: dict, now: float) -> Securi
     if unknown:
         raise Refused("invalid_request", f"unknown event type {unknown[0]}")
     iss, sub = _subject(claims, events)
-    return SecurityEvent(provider, config["issuer"], jti, float(iat), tuple(events), iss, sub)
+    alg, token = _token_subject(claims, events)
+    return SecurityEvent(provider, config["issuer"], jti, float(iat), tuple(events), iss, sub,
+                         alg, token)
 
 
 def _subject(claims: dict, events: dict) -> tuple[str, str]:
@@ -182,6 +186,24 @@ def _subject(claims: dict, events: dict) -> tuple[str, str]:
             iss, sub = subject.get("iss"), subject.get("sub")
             if isinstance(iss, str) and isinstance(sub, str) and iss and sub:
                 return iss, sub
+    return "", ""
+
+
+def _token_subject(claims: dict, events: dict) -> tuple[str, str]:
+    """(token_identifier_alg, token) of a refresh token named by an `oauth_token` subject
+    (Google: `"subject_type": "oauth_token", "token_type": "refresh_token"`), or ("", "")."""
+    candidates = [claims.get("sub_id")] + [e.get("subject") for e in events.values()
+                                           if isinstance(e, dict)]
+    for subject in candidates:
+        if not isinstance(subject, dict):
+            continue
+        if (subject.get("format") or subject.get("subject_type")) != "oauth_token":
+            continue
+        if subject.get("token_type", "refresh_token") != "refresh_token":
+            continue  # Google names refresh tokens only; Tether keeps no other kind for long
+        alg, token = subject.get("token_identifier_alg"), subject.get("token")
+        if isinstance(alg, str) and isinstance(token, str) and len(token) <= 200:
+            return alg, token
     return "", ""
 
 

@@ -11,7 +11,15 @@ from models import changes, health
 from models.base import write_transaction
 from models.checks import Settings, spread_first_check
 from models.crypto import SecretUnreadable
-from models.mailboxes import CHECKING, CONNECTED, DEGRADED, DISABLED, OTHER, Mailbox
+from models.mailboxes import (
+    CHECKING,
+    CONNECTED,
+    DEGRADED,
+    DISABLED,
+    OTHER,
+    Mailbox,
+    refresh_token_fields,
+)
 
 REMOVED = "removed"  # the event kind of a deletion: handlers tell "removed" from "disabled"
 
@@ -43,7 +51,8 @@ def save_oauth(team, user, provider, email: str, tokens, *, subject=None, mailbo
         mailbox.provider = provider.key
         mailbox.access_token = tokens.access_token
         if tokens.refresh_token:  # a reconnect without a new refresh token keeps the old one
-            mailbox.refresh_token = tokens.refresh_token
+            for field, value in refresh_token_fields(tokens.refresh_token).items():
+                setattr(mailbox, field.name, value)
         mailbox.access_expires_at = now + timedelta(seconds=tokens.expires_in)
         mailbox.scopes = tokens.scope
         mailbox.consented_at = mailbox.refreshed_at = now

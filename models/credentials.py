@@ -37,7 +37,7 @@ from mail.hosts import HostPolicy
 from models import leases
 from models.base import db
 from models.crypto import SecretUnreadable
-from models.mailboxes import Mailbox
+from models.mailboxes import Mailbox, refresh_token_fields
 
 REFRESH_MARGIN = timedelta(minutes=5)   # refresh shortly before the access token expires
 
@@ -171,7 +171,7 @@ def _refresh_and_store(mailbox_id: int, provider, current: Mailbox | None = None
                   Mailbox.access_expires_at: now + timedelta(seconds=tokens.expires_in),
                   Mailbox.refreshed_at: now}
         if tokens.refresh_token:
-            fields[Mailbox.refresh_token] = tokens.refresh_token
+            fields.update(refresh_token_fields(tokens.refresh_token))
         Mailbox.update(fields).where(Mailbox.id == mailbox_id).execute()
     return tokens.access_token
 

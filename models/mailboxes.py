@@ -7,6 +7,7 @@ history stays and re-adding the same address in the team brings back what used i
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 import clock
+from mail.token_identifiers import token_identifier
 from models.accounts import Team, User
 from models.base import Timestamped
 from models.crypto import EncryptedField
@@ -54,6 +55,10 @@ class Mailbox(Timestamped):
     # OAuth mailboxes
     access_token = EncryptedField(null=True)
     refresh_token = EncryptedField(null=True)
+    # Google's identifier of that refresh token (a token-revoked signal names it so). Stored
+    # in clear, indexed: it is a SHA-512 of a SHA-512 of a long random token, so it cannot be
+    # turned back into the token nor used in its place, and Google itself sends it in clear.
+    refresh_token_identifier = CharField(default="", index=True)
     access_expires_at = DateTimeField(null=True)
     scopes = TextField(default="")
     consented_at = DateTimeField(null=True)   # when the person last granted access
@@ -112,9 +117,19 @@ class Mailbox(Timestamped):
         return cls.select().where(cls.deleted_at.is_null())
 
     def erase_credentials(self) -> None:
-        self.access_token = self.refresh_token = self.password = None
+        for field, value in refresh_token_fields(None).items():
+            setattr(self, field.name, value)
+        self.access_token = self.password = None
         self.access_expires_at = None
         self.scopes = ""
+
+
+def refresh_token_fields(token: str | None) -> dict:
+    """What storing (or erasing) a mailbox's refresh token writes: the token, encrypted, and
+    its identifier beside it. Every place that stores one — a consent, a rotation, erasing —
+    writes these together, so a token-revoked signal always finds the token held now."""
+    return {Mailbox.refresh_token: token,
+            Mailbox.refresh_token_identifier: token_identifier(token) if token else ""}
 
 
 def limit_on(daily_limit, warmup_start, warmup_step, warmup_since, now) -> int:

@@ -1,6 +1,7 @@
 """Push revocation signals: what Tether does with a Security Event Token a provider pushed
 (checked by mail/security_events.py) — once per `jti`, asking for a check of each mailbox the
-event's subject connected, never changing a status itself.
+event's subject connected (or, for Google's token-revoked, the mailbox holding the refresh token
+it names), never changing a status itself.
 
 A signal only *asks*: the check's own refresh and logins decide (DESIGN §3), so a stale,
 duplicated or forged-but-valid event costs a check and nothing else. A burst of events about
@@ -17,6 +18,7 @@ from peewee import CharField, DateTimeField, IntegrityError
 import clock
 from mail import security_events
 from mail.security_events import SecurityEvent
+from mail.token_identifiers import TOKEN_HASH_ALG, normal_identifier
 from models.base import BaseModel, db, write_transaction
 from models.mailboxes import DISABLED, Mailbox
 
@@ -73,7 +75,7 @@ def receive(body: bytes, catalog) -> Receipt:
         if event.is_verification:
             log.info("verification signal from %s", event.provider.key)
             return Receipt("verification")
-        ids = _subject_mailboxes(event)
+        ids = _subject_mailboxes(event) or _token_mailboxes(event)
         if not ids:
             log.info("signal %s from %s names no mailbox Tether knows: acknowledged",
                      ",".join(t.rsplit("/", 1)[-1] for t in event.event_types), event.provider.key)
@@ -114,6 +116,29 @@ def _subject_mailboxes(event: SecurityEvent) -> list[int]:
                    & (Mailbox.openid_sub == event.subject_sub)
                    & Mailbox.deleted_at.is_null() & (Mailbox.status != DISABLED)))
     return [m.id for m in rows if security_events.same_issuer(m.openid_iss, event.subject_iss)]
+
+
+def _token_mailboxes(event: SecurityEvent) -> list[int]:
+    """The mailboxes holding the refresh token a token-revoked names (by Google's identifier,
+    stored beside each token: models.mailboxes.refresh_token_fields).
+
+    An identifier in another form (`prefix`, or one we do not know) or that is not a SHA-512
+    digest is acknowledged and ignored like an unknown subject, not refused: the SET is genuine
+    and well formed — RFC 8935's 400 errors are for SETs that are not — and a 400 would only
+    make the transmitter count a failed delivery it cannot fix. The mailbox is then found by
+    its next scheduled check, as without push."""
+    if not event.token_alg:
+        return []
+    identifier = normal_identifier(event.token) if event.token_alg == TOKEN_HASH_ALG else None
+    if identifier is None:
+        log.info("signal %s from %s names a token by %r, which Tether does not match: "
+                 "acknowledged", event.jti, event.provider.key, event.token_alg[:40])
+        return []
+    rows = (Mailbox.select(Mailbox.id)
+            .where((Mailbox.provider == event.provider.key)
+                   & (Mailbox.refresh_token_identifier == identifier)
+                   & Mailbox.deleted_at.is_null() & (Mailbox.status != DISABLED)))
+    return [m.id for m in rows]
 
 
 def _arm(mailbox_id: int, event: SecurityEvent, now: datetime) -> bool:

@@ -118,6 +118,27 @@ def kill_tokens(user: User, reason: str, access: bool = True, refresh: bool = Tr
              .execute())
 
 
+def revoke_refresh_token(user: User, token: str | None = None,
+                         client: Client | None = None) -> RefreshToken:
+    """One refresh token of the user dies — `token` itself, or the newest live one `client`
+    holds — and Google then answers it invalid_grant, "Token has been expired or revoked.".
+    Access tokens already issued live until they expire, as when Google drops the oldest of
+    more than 100 refresh tokens: only a refresh finds out (why a signal-forced check always
+    refreshes). The user's other grants, and other apps, live on."""
+    query = (RefreshToken.select(RefreshToken, Grant).join(Grant)
+             .where(Grant.user == user, Grant.removed_at.is_null(), RefreshToken.dead_at.is_null()))
+    if token is not None:
+        query = query.where(RefreshToken.token == token)
+    if client is not None:
+        query = query.where(Grant.client == client)
+    row = query.order_by(RefreshToken.issued_at.desc(), RefreshToken.id.desc()).first()
+    if row is None:
+        raise AccountError(f"{user.email} has no such live refresh token")
+    RefreshToken.update(dead_at=now(), dead_reason="revoked").where(
+        RefreshToken.id == row.id).execute()
+    return row
+
+
 def kill_access_tokens(tokens, reason: str) -> int:
     """These access tokens die now (refused at the next login); refresh tokens live on."""
     tokens = list(tokens)

@@ -169,6 +169,23 @@ def remove_access(email):
     return done(removed=removed)
 
 
+@bp.post("/users/<email>/revoke-refresh-token")
+def revoke_refresh_token(email):
+    """One refresh token dies — ``token``, or the newest live one of ``client`` (the one the
+    app holds) — and that client's stream gets token-revoked naming it by Google's identifier
+    (``alg``: hash_base64_sha512_sha512, the default, or prefix)."""
+    data, user = body(), user_or_404(email)
+    client = client_or_404(data["client"]) if data.get("client") else None
+    alg = data.get("alg") or signals.TOKEN_HASH_ALG
+    if alg not in (signals.TOKEN_HASH_ALG, "prefix"):
+        raise AccountError("alg must be hash_base64_sha512_sha512 or prefix")
+    row = accounts.revoke_refresh_token(user, data.get("token") or None, client)
+    subject = signals.token_subject(row.token, alg)
+    queued = signals.emit_token_revoked(row.grant.client, row.token, user.email,
+                                        signal_api.base(), alg)
+    return done(token_identifier=subject["token"], queued=queued)
+
+
 @bp.post("/users/<email>/mail")
 def set_mail(email):
     """Turn IMAP/SMTP on or off for the mailbox (``{"enabled": false}``)."""

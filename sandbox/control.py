@@ -89,6 +89,13 @@ class SandboxControl:
         """What the user's "Remove access" does, for one client key or every app."""
         return self._call("POST", f"/users/{email}/remove-access", {"client": client})["removed"]
 
+    def revoke_refresh_token(self, email: str, token: str | None = None,
+                             client: str | None = None, alg: str | None = None) -> dict:
+        """One refresh token dies (`token`, or the newest `client` holds) and its client's
+        stream gets token-revoked naming it: ``{"token_identifier", "queued"}``."""
+        return self._call("POST", f"/users/{email}/revoke-refresh-token",
+                          {"token": token, "client": client, "alg": alg})
+
     def set_mail_enabled(self, email: str, enabled: bool) -> None:
         """IMAP/SMTP on or off: tokens stay valid but the mail login is refused."""
         self._call("POST", f"/users/{email}/mail", {"enabled": enabled})

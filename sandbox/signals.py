@@ -10,9 +10,14 @@ Two dialects share one signing key and one origin:
   as `{"subject_type": "iss-sub", …}`, verification `risc/event-type/verification`.
 
 A stream belongs to one registered client (its audience) and remembers the dialect it was
-created in. Events go only to clients the user had granted access to.
+created in. Events go only to clients the user had granted access to. Google's token-revoked
+names one refresh token, not the user: `{"subject_type": "oauth_token", "token_type":
+"refresh_token", "token_identifier_alg": "hash_base64_sha512_sha512", "token": …}` inside the
+event, in both dialects (RFC 9493 has no format for a token).
 """
 
+import base64
+import hashlib
 import json
 import secrets
 import uuid
@@ -159,11 +164,28 @@ def subject(dialect: str, user: User, client: Client, base: str) -> dict:
             "sub": user.subject}
 
 
+TOKEN_HASH_ALG = "hash_base64_sha512_sha512"
+
+
+def token_subject(refresh_token: str, alg: str = TOKEN_HASH_ALG) -> dict:
+    """A refresh token as Google's token-revoked names it: base64 of SHA-512 of the SHA-512
+    digest of the token (or, for `prefix`, its first 16 characters)."""
+    if alg == "prefix":
+        value = refresh_token[:16]
+    else:
+        inner = hashlib.sha512(refresh_token.encode()).digest()
+        value = base64.b64encode(hashlib.sha512(inner).digest()).decode()
+    return {"subject_type": "oauth_token", "token_type": "refresh_token",
+            "token_identifier_alg": alg, "token": value}
+
+
 def build(client: Client, stream: dict, event: str, payload: dict, base: str,
           user: User | None = None) -> str:
     dialect = stream["dialect"]
     claims = {"iss": issuer(dialect, base), "aud": client.client_id, "iat": int(store.now()),
               "jti": secrets.token_hex(16), "events": {event: dict(payload)}}
+    if "subject" in payload:  # the event names its own subject: a refresh token
+        return sign(claims)
     if user is not None:
         about = subject(dialect, user, client, base)
         if dialect == "risc":
@@ -197,6 +219,19 @@ def emit(user: User, event: str, clients: list[Client], base: str, payload=None,
                                                        base, user), event, user.email)
             queued += 1
     return queued
+
+
+def emit_token_revoked(client: Client, refresh_token: str, about: str, base: str,
+                       alg: str = TOKEN_HASH_ALG) -> int:
+    """Push token-revoked naming one refresh token to `client`'s stream, if it asks for it."""
+    stream = stream_of(client)
+    if not stream or (stream["events_requested"]
+                      and TOKEN_REVOKED not in stream["events_requested"]):
+        return 0
+    payload = {"subject": token_subject(refresh_token, alg)}
+    signal_delivery.push(stream["url"], build(client, stream, TOKEN_REVOKED, payload, base),
+                         TOKEN_REVOKED, about)
+    return 1
 
 
 def verify(client: Client, state: str, base: str) -> None:

@@ -27,6 +27,17 @@ def hourly_worker(app, monkeypatch):
     huey.flush()
 
 
+def after_the_connects_sending_pass(mailbox_id: int, since):
+    """Wait until the sending pass a connect wakes (outbox_wake) has signed in and ended: a
+    revocation made after it can only be found by a check — the signal's, when the scheduled
+    one is an hour away — not by that pass's own sign-in."""
+    from models.sender_lease import OutboxSender
+
+    return wait_for(lambda: (row := OutboxSender.get_or_none(OutboxSender.mailbox == mailbox_id))
+                    and not row.lease_owner and row.lease_until and row.lease_until >= since
+                    and row.pause_until is None and row, "the sending pass after the connect", 15)
+
+
 def register_stream(app, base_url: str, key: str = "google-sandbox"):
     """`signals register KEY` towards `base_url`, then wait for the verification signal."""
     provider = providers.current().get(key)

@@ -160,3 +160,28 @@ def test_a_migration_that_fails_leaves_nothing_half_applied(app, tmp_path):
         assert status.pop("0999_broken") is None and all(status.values())
         base.db.obj.execute_sql("INSERT INTO team (name, created_at) VALUES ('still works', "
                                 f"{base.db.obj.param})", (clock.now(),))
+
+
+def test_the_upgrade_to_0030_gives_each_stored_refresh_token_its_google_identifier(app, tmp_path):
+    """A token-revoked signal names the refresh token by Google's hash: the tokens stored
+    before 0030 get theirs, computed from the decrypted token; one no key opens gets none
+    (and the upgrade still succeeds)."""
+    from mail.token_identifiers import token_identifier
+    from models.crypto import _Sealed
+
+    with scratch_database(tmp_path, "identifiers"):
+        base.migrate(target="0029_smtp_proven_at")
+        rows = _fill_as_an_older_version()
+        held = insert_as_of_now(Mailbox, team=rows["team"], connected_by=rows["owner"],
+                                email="alex@acme.test", provider="google", status="connected",
+                                refresh_token="1//sbx-held-token")
+        lost = insert_as_of_now(Mailbox, team=rows["team"], connected_by=rows["owner"],
+                                email="sam@acme.test", provider="google", status="connected",
+                                refresh_token=_Sealed("gone:not-a-token-any-key-opens"))
+
+        assert base.migrate() == ["0030_refresh_token_identifier"]
+        assert Mailbox.get_by_id(held).refresh_token_identifier == token_identifier(
+            "1//sbx-held-token")
+        assert Mailbox.get_by_id(lost).refresh_token_identifier == ""
+        assert Mailbox.get_by_id(rows["mailbox"]).refresh_token_identifier == ""  # a password
+        _assert_intact(rows, repaired=False)  # 0013 ran before these rows were written

@@ -91,6 +91,7 @@ def test_a_rotated_client_secret_alerts_the_operator_once_and_no_user(accounts, 
 def test_microsoft_rotation_is_stored_before_use_and_the_old_token_dies(accounts, tether_sandbox, checker):
     from mail import oauth
     from mail.failures import MailError
+    from mail.token_identifiers import token_identifier
 
     accounts.sign_up()
     box = sandbox_mailbox(tether_sandbox, "microsoft")
@@ -99,6 +100,8 @@ def test_microsoft_rotation_is_stored_before_use_and_the_old_token_dies(accounts
     checker.check(box.id, force=True)
     row = Mailbox.get_by_id(box.id)
     assert row.status == CONNECTED and row.refresh_token.reveal() != old
+    # The identifier a token-revoked signal would name moved with it.
+    assert row.refresh_token_identifier == token_identifier(row.refresh_token.reveal())
     provider = checker.catalog.get("microsoft-sandbox")
     with pytest.raises(MailError):
         oauth.refresh(provider, old)

@@ -10,13 +10,20 @@ from werkzeug.serving import make_server
 
 import clock
 from models import signal_streams
+from models.accounts import User
 from models.check_history import CheckHour
 from models.mailboxes import CONNECTED, RECONNECT_REQUIRED, Mailbox
+from models.sequences import BLOCKED, Sequence, create_sequence
 from models.signals import SignalStream
 from tests.integration.conftest import connect
 from tests.integration.test_signup_emails import INBOX_PW, inbox
 from tests.sandbox_fixtures import free_ports
-from tests.signal_support import hourly_worker, register_stream, subject_mailbox  # noqa: F401
+from tests.signal_support import (  # noqa: F401
+    after_the_connects_sending_pass,
+    hourly_worker,
+    register_stream,
+    subject_mailbox,
+)
 from tests.support import wait_for
 from views.signals import PATH
 
@@ -52,12 +59,17 @@ def test_a_revocation_at_the_provider_shows_within_seconds_with_one_email(
     _owner_inbox(accounts, tether_sandbox)
     _register(app, tether_sandbox, live_tether, f"{kind}-sandbox")
     tether_sandbox.control.create_user("alex@acme.test", "mailbox-pw-1", kind=kind)
+    connected_at = clock.now()
     connect(client, f"{kind}-sandbox", "alex@acme.test")
     box = Mailbox.get(Mailbox.email == "alex@acme.test")
     assert box.status == CONNECTED
     assert box.openid_sub == tether_sandbox.control.user("alex@acme.test")["sub"]
     Mailbox.update(next_check_at=clock.now() + timedelta(hours=1)).where(
         Mailbox.id == box.id).execute()  # the scheduled check is an hour away
+    owner = User.get(User.email == "owner@acme.test")
+    sequence = create_sequence(owner.team_id, owner, name="Q4 outreach", mailbox=box)
+    Sequence.update(paused=False).where(Sequence.id == sequence.id).execute()  # started: green
+    after_the_connects_sending_pass(box.id, connected_at)
 
     control = tether_sandbox.control
     if action == "change_password":
@@ -68,6 +80,9 @@ def test_a_revocation_at_the_provider_shows_within_seconds_with_one_email(
     row = wait_for(lambda: (r := Mailbox.get_by_id(box.id)).status == RECONNECT_REQUIRED and r,
                    "the mailbox to need reconnecting", 15)
     assert row.next_check_at is None  # a dead token waits for the person, not for checks
+    assert row.signal_checked_from is not None  # the signal's check found it
+    assert Sequence.get_by_id(sequence.id).state == BLOCKED
+    assert "Blocked: mailbox" in client.get("/sequences").get_data(as_text=True)  # orange
     mails = wait_for(lambda: inbox(tether_sandbox, "owner@acme.test", "alex@acme.test"),
                      "the notification email", 15)
     assert len(mails) == 1

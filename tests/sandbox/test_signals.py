@@ -174,3 +174,38 @@ def test_verification_event_reaches_the_stream(sandbox, receiver):
     assert claims["events"] == {
         "https://schemas.openid.net/secevent/ssf/event-type/verification": {"state": "s-1"}}
     assert json.dumps(claims["sub_id"]) and claims["sub_id"]["format"] == "opaque"
+
+
+TOKEN_REVOKED = "https://schemas.openid.net/secevent/oauth/event-type/token-revoked"
+
+
+def test_revoking_one_refresh_token_refuses_it_and_pushes_token_revoked_naming_it(
+        sandbox, receiver):
+    """Google's token-revoked: the subject is the token, by base64(SHA-512(SHA-512(token)));
+    that token is refused as Google refuses it, the user's other grant keeps working."""
+    import base64
+    import hashlib
+
+    from tests.sandbox.helpers import refresh
+
+    doc, _ = _register(sandbox, "google", receiver.url)
+    sandbox.control.create_user("ada@acme.test", "pw", kind="google")
+    kept = sandbox.control.issue_tokens("ada@acme.test")["refresh_token"]
+    held = sandbox.control.issue_tokens("ada@acme.test")["refresh_token"]  # the newest
+    done = sandbox.control.revoke_refresh_token("ada@acme.test", client="google")
+    expected = base64.b64encode(hashlib.sha512(hashlib.sha512(held.encode()).digest())
+                                .digest()).decode()
+    assert done["token_identifier"] == expected and done["queued"] == 1
+
+    refused = refresh(sandbox, "google", held)
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_grant",
+                              "error_description": "Token has been expired or revoked."}
+    assert refresh(sandbox, "google", kept).status_code == 200
+    wait_for(lambda: receiver.received, "the SET to arrive", 10)
+    [claims] = receiver.claims(requests.get(doc["jwks_uri"], timeout=5).json())
+    assert claims["events"] == {TOKEN_REVOKED: {"subject": {
+        "subject_type": "oauth_token", "token_type": "refresh_token",
+        "token_identifier_alg": "hash_base64_sha512_sha512", "token": expected}}}
+    with pytest.raises(SandboxError):  # already dead: nothing to revoke by that value
+        sandbox.control.revoke_refresh_token("ada@acme.test", token=held)
