@@ -5,6 +5,8 @@ the live path (models/mailbox_health.rebuild) records from the same history; on 
 DATABASE_URL names."""
 
 import importlib
+from dataclasses import replace
+from datetime import timedelta
 
 from models import base, mailbox_health
 from models.accounts import User
@@ -28,8 +30,17 @@ def _kept() -> list[tuple]:
 
 
 def _team_figures(ids) -> list:
+    """The team's figures per period, durations to the minute: an open incident's age grows
+    with the clock between two readings (a slow backend crosses a second)."""
     measured = mailbox_health.measured(ids)
-    return [mailbox_health.figures(measured, d, d * 86400.0) for d in mailbox_health.PERIODS]
+
+    def minutes(value):
+        return timedelta(minutes=round(value.total_seconds() / 60)) if value is not None else None
+
+    return [replace(f, median=minutes(f.median), worst=minutes(f.worst),
+                    longest_wait=minutes(f.longest_wait), waited=minutes(f.waited))
+            for f in (mailbox_health.figures(measured, d, d * 86400.0)
+                      for d in mailbox_health.PERIODS)]
 
 
 def _older_version_history():
