@@ -44,14 +44,20 @@ def _add(page, number, subject, body, wait, unit):
     expect(page.get_by_role("heading", name=f"Email {number}", exact=True)).to_be_visible()
 
 
-def test_emails_are_edited_moved_by_keyboard_and_removed_through_the_page(page, live_server):
+def _new_sequence(page, live_server, name: str):
+    """A new owner with a connected mailbox creates the sequence `name` through the page."""
     owner = _sign_up(page, live_server)
     Mailbox.create(team=owner.team_id, email="alex@acme.test", provider="google",
                    status=CONNECTED)
     page.goto(live_server + "/sequences/new")
-    page.get_by_label("Name", exact=True).fill("Q3 founders")
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Send from").select_option(label="alex@acme.test")
     page.get_by_role("button", name="Create sequence").click()
+    return owner
+
+
+def test_emails_are_edited_moved_by_keyboard_and_removed_through_the_page(page, live_server):
+    owner = _new_sequence(page, live_server, "Q3 founders")
     _add(page, 1, "Quick question, {{first_name}}", "Hi {{first_name}}, one question.", "0", "minutes")
     _add(page, 2, "", "Bumping this up.", "3", "days")
     _add(page, 3, "Last try", "Closing the loop.", "30", "minutes")
@@ -144,13 +150,7 @@ def test_an_email_dragged_above_the_first_is_saved_in_its_new_place(chromium, li
 
 
 def _drag_story(page, live_server):
-    owner = _sign_up(page, live_server)
-    Mailbox.create(team=owner.team_id, email="alex@acme.test", provider="google",
-                   status=CONNECTED)
-    page.goto(live_server + "/sequences/new")
-    page.get_by_label("Name", exact=True).fill("Dragged")
-    page.get_by_label("Send from").select_option(label="alex@acme.test")
-    page.get_by_role("button", name="Create sequence").click()
+    _new_sequence(page, live_server, "Dragged")
     _add(page, 1, "One", "First words.", "0", "minutes")
     _add(page, 2, "Two", "Second words.", "1", "days")
     _add(page, 3, "Three", "Third words.", "2", "days")
