@@ -7,13 +7,14 @@ long value without a space to break at, such as `List-Unsubscribe` with its sign
 falls back to RFC 2047 encoded words — `=?utf-8?q?=3Chttps=3A//…?=` — which RFC 2369 readers
 (Gmail's unsubscribe button) do not decode: the header was there and useless.
 
-The rule: a value that is printable ASCII, holds no "=?" (which a reader could take for an
-encoded word) and whose words fit a line is written as it is, folded at its spaces when the
-line passes 78 characters (RFC 5322 §2.2.3: unfolding gives back the same value). Anything
-else — non-ASCII text, a tab, a word longer than a line may be — goes through the email
-package, which encodes it correctly — or, for a value holding "=?", which the email package would
-write unchanged, as encoded words of our own. Addresses are written with `formataddr`, which quotes
-or encodes the display name as RFC 5322 and RFC 2047 require.
+The rule: a value that is printable ASCII, single-spaced, holds no "=?" (which a reader could
+take for an encoded word) and whose words fit a line is written as it is, folded at its spaces
+when the line passes 78 characters (RFC 5322 §2.2.3: unfolding gives back the same value).
+Anything else — non-ASCII text, a tab, a double space, a word longer than a line may be — goes
+through the email package, which encodes it correctly. The one exception is a value holding
+"=?": the email package would write it unchanged, so it becomes encoded words of our own.
+Addresses are written with `formataddr`, which quotes or encodes the display name as RFC 5322
+and RFC 2047 require.
 """
 
 from email.header import Header
@@ -27,7 +28,9 @@ MAX_LINE = 998  # … and MUST be no longer than this
 
 def plain(value: str) -> bool:
     """Can this value be written as it is?"""
-    return value.isascii() and value.isprintable() and "=?" not in value
+    # Single spaces only: folding replaces one space by CRLF + space, so unfolding is exact.
+    return (value.isascii() and value.isprintable() and "=?" not in value
+            and "  " not in value and value == value.strip())
 
 
 def folded(name: str, value: str) -> str | None:

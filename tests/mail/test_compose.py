@@ -67,7 +67,7 @@ def test_a_long_ascii_subject_folds_at_spaces_and_reads_back_the_same():
 
 
 @pytest.mark.parametrize("subject", ["Café tomorrow?", "Tab\there", "Looks like =?utf-8?q?x?=",
-                                     "ünïcödé " * 20])
+                                     "ünïcödé " * 20, "two  spaces " + "word " * 20 + " end"])
 def test_subjects_that_cannot_be_written_as_they_are_are_encoded_and_read_back(subject):
     raw = compose(outgoing(subject=subject))
     head(raw).encode("ascii")  # the header block stays ASCII
