@@ -67,7 +67,7 @@ def line(name: str, value: str) -> str:
 def address_line(name: str, display_name: str, address: str) -> str:
     """An address header (From, To): the display name quoted when it holds specials, encoded
     when it is not ASCII; the address as the caller wrote it for the wire (IDNA domain)."""
-    if display_name.isascii() and display_name.isprintable() and "=?" not in display_name:
+    if display_name.isascii():  # else formataddr would encode it: the registry does that
         value = formataddr((display_name, address))
         ready = folded(name, value) if plain(value) else None
         if ready is not None:
